@@ -66,7 +66,7 @@ json parse_header_json(std::string_view text, const std::string& origin) {
   };
   try {
     return json::parse(text.begin(), text.end(), on_event);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // syntax errors, and numbers beyond 64 bits (out_of_range)
     fail("{}: header is not valid JSON ({})", origin, e.what());
   }
 }

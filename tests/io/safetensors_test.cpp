@@ -86,6 +86,7 @@ const MalformedCase kMalformed[] = {
     {"trailing_bytes", "8 trailing bytes after the last tensor's data"},
     {"metadata_not_object", "__metadata__ must be an object of strings, found array"},
     {"metadata_value_not_string", "__metadata__ must be an object of strings, but 'epoch' is number"},
+    {"number_overflow", "number overflow parsing '1E400'"},
     {"header_too_deep", "header JSON nests deeper than"},
 };
 

@@ -53,6 +53,8 @@ MALFORMED = {
     "trailing_bytes": image(js({"a": entry()}), bytes(12)),
     "metadata_not_object": image(js({"__metadata__": ["x"], "a": entry()}), bytes(4)),
     "metadata_value_not_string": image(js({"__metadata__": {"epoch": 3}, "a": entry()}), bytes(4)),
+    # Found by the fuzzer: nlohmann reports an overflowing number as out_of_range, not parse_error.
+    "number_overflow": image(b"{\"a\": {\"dtype\": \"F32\", \"shape\": [1E400], \"data_offsets\": [0, 4]}}", bytes(4)),
     "header_too_deep": image(b"{\"a\": " + b"[" * 40 + b"]" * 40 + b"}"),
 }
 
