@@ -1,0 +1,24 @@
+// Timing of benchmark candidates: warm-up, then the median of repeated samples, the
+// candidates sampled in turn so that all of them see the same machine load.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <vector>
+
+namespace diffnorm::cli {
+
+struct TimingPlan {
+  int warmup_samples = 2;     // per candidate, discarded
+  int samples = 15;           // per candidate; the median is reported
+  double min_sample_ms = 3;   // a sample repeats the call back to back at least this long
+};
+
+/// One call of a candidate; `call` counts the calls so far, so that a candidate can cycle
+/// through copies of its operands.
+using Candidate = std::function<void(std::size_t call)>;
+
+/// Median milliseconds per call of each candidate.
+std::vector<double> median_ms_interleaved(const std::vector<Candidate>& candidates, const TimingPlan& plan);
+
+}  // namespace diffnorm::cli
