@@ -6,6 +6,7 @@
 
 #include "core/check.h"
 #include "ops/dnnl_context.h"
+#include "ops/tensor_checks.h"
 
 namespace diffnorm::ops {
 
@@ -13,12 +14,6 @@ using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
 
 namespace {
-
-void check_f32_contiguous(const Tensor& t, const char* what, const char* where) {
-  DN_CHECK(t.dtype() == DType::F32, "{}: {} must be f32, got {}", where, what, t.describe());
-  DN_CHECK(t.is_contiguous(), "{}: {} must be contiguous, got strides {} for {}", where, what,
-           shape_str(t.strides()), t.describe());
-}
 
 // Memory holding a copy of `t` (oneDNN owns the buffer).
 dnnl::memory copy_to_memory(const Tensor& t, const dnnl::memory::desc& desc) {
