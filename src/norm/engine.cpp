@@ -1,0 +1,456 @@
+// The statistics, apply and backward engines: maps a NormSpec onto the kernels' matrix
+// forms. Memory is "channels-last" when the channel axis is innermost (NHWC, or any layout
+// with S = 1); then a Position statistic is a contiguous row and Group/Channel statistics
+// are column reductions. Otherwise (NCHW, S > 1) Group/Channel statistics are contiguous
+// runs and Position statistics are column reductions over the channels.
+#include "norm/engine.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/check.h"
+
+namespace diffnorm {
+using namespace norm_detail;
+
+namespace {
+
+bool channels_innermost(const NormShape& s) { return s.layout == Layout::NHWC || s.s == 1; }
+
+// Rows of a column reduction per work item: enough elements to amortise, few enough
+// that fp32 lane sums stay short.
+int64_t chunk_rows_for(int64_t width) { return std::clamp<int64_t>(kPiece / std::max<int64_t>(width, 1), 1, 128); }
+
+int max_threads() { return omp_get_max_threads(); }
+
+// k = γ(1 + scale), q = β(1 + scale) + shift per (n, c); stride 0 (shared over n) when
+// there is no modulation. Null γ/β/scale/shift count as 1/0/0/0.
+struct AffineTable {
+  const float* k;
+  const float* q;
+  int64_t stride;
+};
+
+AffineTable make_affine(const NormShape& sh, const float* gamma, const float* beta, const Modulation& mod,
+                        Arena& arena) {
+  const int64_t C = sh.c;
+  const int64_t rows = mod.active() ? sh.n : 1;
+  float* k = arena.allocate_array<float>(size_t(rows * C));
+  float* q = arena.allocate_array<float>(size_t(rows * C));
+  for (int64_t n = 0; n < rows; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      const float g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
+      const float s = mod.scale ? 1.0f + mod.scale[n * C + c] : 1.0f;
+      const float t = mod.shift ? mod.shift[n * C + c] : 0.0f;
+      k[n * C + c] = g * s;
+      q[n * C + c] = std::fma(b, s, t);
+    }
+  return {k, q, mod.active() ? C : 0};
+}
+
+void check_io(const NormSpec& spec, DType dtype, const Modulation& mod) {
+  spec.validate();
+  DN_CHECK(dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16,
+           "norm: activations must be stored as F32, F16 or BF16, got {}", dtype_name(dtype));
+  DN_CHECK(!(mod.active() && spec.reduce == Reduce::Channel),
+           "norm: modulation (scale/shift per sample and channel) is not defined for BatchNorm (Reduce::Channel)");
+}
+
+}  // namespace
+
+// ---- NormSpec --------------------------------------------------------------------------
+
+int64_t NormSpec::stat_count() const {
+  switch (reduce) {
+    case Reduce::Group: return shape.n * groups;
+    case Reduce::Channel: return shape.c;
+    case Reduce::Position: return shape.n * shape.s;
+  }
+  return 0;
+}
+
+int64_t NormSpec::stat_index(int64_t n, int64_t c, int64_t s) const {
+  switch (reduce) {
+    case Reduce::Group: return n * groups + c / (shape.c / groups);
+    case Reduce::Channel: return c;
+    case Reduce::Position: return n * shape.s + s;
+  }
+  return 0;
+}
+
+void NormSpec::validate() const {
+  DN_CHECK(shape.n >= 1 && shape.c >= 1 && shape.s >= 1,
+           "norm: N, C and S must be at least 1, got N={} C={} S={}", shape.n, shape.c, shape.s);
+  if (reduce == Reduce::Group)
+    DN_CHECK(groups >= 1 && shape.c % groups == 0, "norm: groups ({}) must divide the channel count ({})", groups,
+             shape.c);
+  DN_CHECK(std::isfinite(eps) && eps >= 0, "norm: eps must be finite and >= 0, got {}", eps);
+}
+
+// ---- statistics ---------------------------------------------------------------------------
+
+namespace norm_detail {
+
+void compute_moments(const NormSpec& spec, DType dtype, const void* x, Moments* stats, Arena& arena) {
+  const int64_t N = spec.shape.n, C = spec.shape.c, S = spec.shape.s;
+  const bool inner = channels_innermost(spec.shape);
+  // Contiguous statistics: pieces, merged per statistic in order.
+  auto runs = [&](RunLayout L) {
+    const int64_t pps = L.pieces_per_stat();
+    Moments* pieces = arena.allocate_array<Moments>(size_t(L.stats * pps));
+    run_moments(dtype, x, L, spec.center, pieces);
+    for (int64_t k = 0; k < L.stats; ++k) {
+      Moments m;
+      for (int64_t p = 0; p < pps; ++p) merge_into(m, pieces[k * pps + p]);
+      stats[k] = m;
+    }
+  };
+  // Column statistics: per (block, row chunk, column) partials; `stat_of(b, c)` maps a
+  // column of a block to its statistic; merged in (chunk, column) order.
+  auto columns = [&](ColLayout L, auto stat_of) {
+    const int64_t chunks = L.chunks();
+    Moments* part = arena.allocate_array<Moments>(size_t(L.blocks * chunks * L.width));
+    col_moments(dtype, x, L, spec.center, part);
+    const int64_t count = spec.stat_count();
+    for (int64_t k = 0; k < count; ++k) stats[k] = Moments{};
+    for (int64_t b = 0; b < L.blocks; ++b)
+      for (int64_t j = 0; j < chunks; ++j)
+        for (int64_t c = 0; c < L.width; ++c) merge_into(stats[stat_of(b, c)], part[(b * chunks + j) * L.width + c]);
+  };
+
+  switch (spec.reduce) {
+    case Reduce::Group: {
+      const int64_t G = spec.groups, Cg = C / G;
+      if (!inner) return runs({N * G, Cg * S, 1, 0, Cg * S});
+      if (G == 1) return runs({N, S * C, 1, 0, S * C});
+      if (S == 1) return runs({N * G, Cg, 1, 0, Cg});
+      return columns({N, S, C, chunk_rows_for(C), 0}, [&](int64_t b, int64_t c) { return b * G + c / Cg; });
+    }
+    case Reduce::Channel:
+      if (!inner) return runs({C, S, N, C * S, S});
+      return columns({1, N * S, C, chunk_rows_for(C), 0}, [](int64_t, int64_t c) { return c; });
+    case Reduce::Position:
+      if (inner) return runs({N * S, C, 1, 0, C});
+      return columns({N, C, S, std::min<int64_t>(C, 256), 1024}, [&](int64_t b, int64_t s) { return b * S + s; });
+  }
+}
+
+void moments_to_stats(const NormSpec& spec, const Moments* stats, float* mean, float* rstd) {
+  const int64_t count = spec.stat_count();
+  for (int64_t k = 0; k < count; ++k) {
+    const Moments& m = stats[k];
+    const double var = m.count > 0 ? m.m2 / m.count : 0.0;  // biased; mean square for RMS
+    mean[k] = spec.center ? float(m.mean) : 0.0f;
+    rstd[k] = float(1.0 / std::sqrt(var + double(spec.eps)));
+  }
+}
+
+}  // namespace norm_detail
+
+void norm_moments(const NormSpec& spec, DType dtype, const void* x, double* count, double* mean, double* m2,
+                  Arena& arena) {
+  check_io(spec, dtype, {});
+  const int64_t K = spec.stat_count();
+  Moments* stats = arena.allocate_array<Moments>(size_t(K));
+  compute_moments(spec, dtype, x, stats, arena);
+  for (int64_t k = 0; k < K; ++k) {
+    count[k] = stats[k].count;
+    mean[k] = stats[k].mean;
+    m2[k] = stats[k].m2;
+  }
+}
+
+// ---- forward ------------------------------------------------------------------------------
+
+void norm_forward(const NormSpec& spec, const ForwardIO& io, Arena& arena) {
+  check_io(spec, io.dtype, io.modulation);
+  const int64_t K = spec.stat_count();
+  ForwardIO with_stats = io;
+  if (!with_stats.mean) with_stats.mean = arena.allocate_array<float>(size_t(K));
+  if (!with_stats.rstd) with_stats.rstd = arena.allocate_array<float>(size_t(K));
+  Moments* stats = arena.allocate_array<Moments>(size_t(K));
+  compute_moments(spec, io.dtype, io.x, stats, arena);
+  moments_to_stats(spec, stats, with_stats.mean, with_stats.rstd);
+  norm_apply(spec, with_stats, arena);
+}
+
+void norm_apply(const NormSpec& spec, const ForwardIO& io, Arena& arena) {
+  check_io(spec, io.dtype, io.modulation);
+  DN_CHECK(io.x && io.y && io.mean && io.rstd, "norm_apply: x, y, mean and rstd are required");
+  const NormShape& sh = spec.shape;
+  const int64_t N = sh.n, C = sh.c, S = sh.s;
+  const AffineTable aff = make_affine(sh, io.gamma, io.beta, io.modulation, arena);
+  ApplyLayout L;
+  L.act = io.activation;
+  L.residual = io.residual;
+  const bool inner = channels_innermost(sh);
+
+  if (spec.reduce == Reduce::Position) {
+    if (inner) {  // rows of C with their own (m, r); k, q per sample
+      L.mode = ApplyMode::RowStats;
+      L.rows = N * S;
+      L.width = C;
+      L.rows_per_block = S;
+      L.vec_stride = aff.stride;
+      L.row_m = io.mean;
+      L.row_r = io.rstd;
+      L.vec_a = aff.k;
+      L.vec_b = aff.q;
+    } else {  // rows are channels; (m, r) per position vector
+      float* a = arena.allocate_array<float>(size_t(N * C));
+      float* b = arena.allocate_array<float>(size_t(N * C));
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = 0; c < C; ++c) {
+          a[n * C + c] = aff.k[n * aff.stride + c];
+          b[n * C + c] = aff.q[n * aff.stride + c];
+        }
+      L.mode = ApplyMode::ColStats;
+      L.rows = N * C;
+      L.width = S;
+      L.rows_per_block = C;
+      L.vec_stride = S;
+      L.vec_m = io.mean;
+      L.vec_r = io.rstd;
+      L.row_a = a;
+      L.row_b = b;
+    }
+  } else if (inner) {  // rows of C: per-channel vectors m, a = r·k, b = q per sample
+    const bool shared = spec.reduce == Reduce::Channel;  // no per-sample parameters
+    const int64_t blocks = shared ? 1 : N;
+    float* m = arena.allocate_array<float>(size_t(blocks * C));
+    float* a = arena.allocate_array<float>(size_t(blocks * C));
+    float* b = arena.allocate_array<float>(size_t(blocks * C));
+    for (int64_t n = 0; n < blocks; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        const int64_t k = spec.stat_index(n, c, 0);
+        m[n * C + c] = io.mean[k];
+        a[n * C + c] = io.rstd[k] * aff.k[n * aff.stride + c];
+        b[n * C + c] = aff.q[n * aff.stride + c];
+      }
+    L.mode = ApplyMode::VecAffine;
+    L.rows = N * S;
+    L.width = C;
+    L.rows_per_block = S;
+    L.vec_stride = shared ? 0 : C;
+    L.vec_m = m;
+    L.vec_a = a;
+    L.vec_b = b;
+  } else {  // rows (n, c) of S: scalars
+    float* m = arena.allocate_array<float>(size_t(N * C));
+    float* a = arena.allocate_array<float>(size_t(N * C));
+    float* b = arena.allocate_array<float>(size_t(N * C));
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        const int64_t k = spec.stat_index(n, c, 0);
+        m[n * C + c] = io.mean[k];
+        a[n * C + c] = io.rstd[k] * aff.k[n * aff.stride + c];
+        b[n * C + c] = aff.q[n * aff.stride + c];
+      }
+    L.mode = ApplyMode::Scalar;
+    L.rows = N * C;
+    L.width = S;
+    L.row_m = m;
+    L.row_a = a;
+    L.row_b = b;
+  }
+  apply(io.dtype, io.x, io.y, L);
+}
+
+// ---- backward -----------------------------------------------------------------------------
+
+namespace {
+
+// Parameter gradients from per-(n, c) sums A = Σdu, B = Σdu·x̂ (sums_stride 0: shared over
+// n, i.e. already summed): dγ = Σn (1+s)·B, dβ = Σn (1+s)·A, dscale = γ·B + β·A, dshift = A.
+void param_grads(const NormShape& sh, const BackwardIO& io, const double* A, const double* B, int64_t rows) {
+  const int64_t C = sh.c;
+  const Modulation& mod = io.modulation;
+  if (io.dgamma || io.dbeta) {
+    for (int64_t c = 0; c < C; ++c) {
+      double dg = 0, db = 0;
+      for (int64_t n = 0; n < rows; ++n) {
+        const double s = mod.scale ? 1.0 + double(mod.scale[n * C + c]) : 1.0;
+        dg += s * B[n * C + c];
+        db += s * A[n * C + c];
+      }
+      if (io.dgamma) io.dgamma[c] = float(dg);
+      if (io.dbeta) io.dbeta[c] = float(db);
+    }
+  }
+  if (io.dscale || io.dshift) {
+    for (int64_t n = 0; n < rows; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        const double g = io.gamma ? io.gamma[c] : 1.0, b = io.beta ? io.beta[c] : 0.0;
+        if (io.dscale) io.dscale[n * C + c] = float(g * B[n * C + c] + b * A[n * C + c]);
+        if (io.dshift) io.dshift[n * C + c] = float(A[n * C + c]);
+      }
+  }
+}
+
+// Per-statistic dx coefficients c1 = Σ k·A / count, c2 = Σ k·B / count from per-(n, c)
+// sums (rows = N, or 1 when A/B are already summed over n for Reduce::Channel).
+void group_coefficients(const NormSpec& spec, const AffineTable& aff, const double* A, const double* B,
+                        int64_t rows, bool stats_constant, float* c1, float* c2) {
+  const int64_t K = spec.stat_count(), C = spec.shape.c;
+  std::vector<double> s1(size_t(K), 0.0), s2(size_t(K), 0.0);
+  for (int64_t n = 0; n < rows; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      const int64_t k = spec.stat_index(n, c, 0);
+      const double kk = aff.k[n * aff.stride + c];
+      s1[size_t(k)] += kk * A[n * C + c];
+      s2[size_t(k)] += kk * B[n * C + c];
+    }
+  const double count = double(spec.shape.numel()) / double(K);
+  for (int64_t k = 0; k < K; ++k) {
+    c1[k] = stats_constant || !spec.center ? 0.0f : float(s1[size_t(k)] / count);
+    c2[k] = stats_constant ? 0.0f : float(s2[size_t(k)] / count);
+  }
+}
+
+}  // namespace
+
+void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_constant, Arena& arena) {
+  check_io(spec, io_in.dtype, io_in.modulation);
+  DN_CHECK(io_in.x && io_in.dy && io_in.mean && io_in.rstd, "norm_backward: x, dy, mean and rstd are required");
+  BackwardIO io = io_in;
+  const NormShape& sh = spec.shape;
+  const int64_t N = sh.n, C = sh.c, S = sh.s;
+  if (!io.dx) io.dx = arena.allocate(std::size_t(sh.numel()) * dtype_size(io.dtype));
+  const AffineTable aff = make_affine(sh, io.gamma, io.beta, io.modulation, arena);
+  const bool want_params = io.dgamma || io.dbeta || io.dscale || io.dshift;
+  const bool inner = channels_innermost(sh);
+
+  if (spec.reduce == Reduce::Position) {
+    DN_CHECK(!stats_constant, "norm_backward: Position statistics are always computed from x");
+    if (inner) {
+      const bool per_sample = io.modulation.active();
+      RowStatsGrad G;
+      G.rows = N * S;
+      G.width = C;
+      G.rows_per_block = per_sample ? S : N * S;
+      G.vec_stride = aff.stride;
+      G.chunk_rows = 64;
+      G.m = io.mean;
+      G.r = io.rstd;
+      G.k = aff.k;
+      G.q = aff.q;
+      G.act = io.activation;
+      G.center = spec.center;
+      const int64_t blocks = G.rows / G.rows_per_block, cpb = G.chunks_per_block();
+      double* part_du = want_params ? arena.allocate_array<double>(size_t(blocks * cpb * C)) : nullptr;
+      double* part_dux = want_params ? arena.allocate_array<double>(size_t(blocks * cpb * C)) : nullptr;
+      float* scratch = arena.allocate_array<float>(size_t(max_threads() * 3 * C));
+      row_stats_backward(io.dtype, io.x, io.dy, io.dx, G, part_du, part_dux, scratch);
+      if (want_params) {
+        std::vector<double> A(size_t(blocks * C), 0.0), B(size_t(blocks * C), 0.0);
+        for (int64_t b = 0; b < blocks; ++b)
+          for (int64_t j = 0; j < cpb; ++j)
+            for (int64_t c = 0; c < C; ++c) {
+              A[size_t(b * C + c)] += part_du[(b * cpb + j) * C + c];
+              B[size_t(b * C + c)] += part_dux[(b * cpb + j) * C + c];
+            }
+        param_grads(sh, io, A.data(), B.data(), blocks);
+      }
+    } else {
+      ColStatsGrad G;
+      G.blocks = N;
+      G.rows = C;
+      G.width = S;
+      G.k_stride = aff.stride;
+      G.m = io.mean;
+      G.r = io.rstd;
+      G.k = aff.k;
+      G.q = aff.q;
+      G.act = io.activation;
+      G.center = spec.center;
+      double* A = want_params ? arena.allocate_array<double>(size_t(N * C)) : nullptr;
+      double* B = want_params ? arena.allocate_array<double>(size_t(N * C)) : nullptr;
+      float* scratch = arena.allocate_array<float>(size_t(max_threads() * 2 * kColChunk));
+      col_stats_backward(io.dtype, io.x, io.dy, io.dx, G, A, B, scratch, arena);
+      if (want_params) param_grads(sh, io, A, B, N);
+    }
+    return;
+  }
+
+  const int64_t K = spec.stat_count();
+  float* c1 = arena.allocate_array<float>(size_t(K));
+  float* c2 = arena.allocate_array<float>(size_t(K));
+  if (!inner) {  // rows (n, c) of S
+    float* m = arena.allocate_array<float>(size_t(N * C));
+    float* r = arena.allocate_array<float>(size_t(N * C));
+    float* k = arena.allocate_array<float>(size_t(N * C));
+    float* q = arena.allocate_array<float>(size_t(N * C));
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        const int64_t j = spec.stat_index(n, c, 0);
+        m[n * C + c] = io.mean[j];
+        r[n * C + c] = io.rstd[j];
+        k[n * C + c] = aff.k[n * aff.stride + c];
+        q[n * C + c] = aff.q[n * aff.stride + c];
+      }
+    RowScalars R{N * C, S, m, r, k, q, io.activation};
+    double* A = arena.allocate_array<double>(size_t(N * C));
+    double* B = arena.allocate_array<double>(size_t(N * C));
+    row_grad_sums(io.dtype, io.x, io.dy, R, A, B);
+    group_coefficients(spec, aff, A, B, N, stats_constant, c1, c2);
+    float* rc1 = arena.allocate_array<float>(size_t(N * C));
+    float* rc2 = arena.allocate_array<float>(size_t(N * C));
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        rc1[n * C + c] = c1[spec.stat_index(n, c, 0)];
+        rc2[n * C + c] = c2[spec.stat_index(n, c, 0)];
+      }
+    row_grad_dx(io.dtype, io.x, io.dy, io.dx, R, rc1, rc2);
+    if (want_params) param_grads(sh, io, A, B, N);
+    return;
+  }
+
+  // Channels innermost, Group or Channel: column sums per block (sample, or all rows).
+  const bool shared = spec.reduce == Reduce::Channel;
+  const int64_t blocks = shared ? 1 : N;
+  ColVectors V;
+  V.layout = {blocks, shared ? N * S : S, C, chunk_rows_for(C), 0};
+  V.act = io.activation;
+  float* m = arena.allocate_array<float>(size_t(blocks * C));
+  float* r = arena.allocate_array<float>(size_t(blocks * C));
+  float* k = arena.allocate_array<float>(size_t(blocks * C));
+  float* q = arena.allocate_array<float>(size_t(blocks * C));
+  for (int64_t n = 0; n < blocks; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      const int64_t j = spec.stat_index(n, c, 0);
+      m[n * C + c] = io.mean[j];
+      r[n * C + c] = io.rstd[j];
+      k[n * C + c] = aff.k[n * aff.stride + c];
+      q[n * C + c] = aff.q[n * aff.stride + c];
+    }
+  V.m = m;
+  V.r = r;
+  V.k = k;
+  V.q = q;
+  const int64_t chunks = V.layout.chunks();
+  double* pdu = arena.allocate_array<double>(size_t(blocks * chunks * C));
+  double* pdux = arena.allocate_array<double>(size_t(blocks * chunks * C));
+  col_grad_sums(io.dtype, io.x, io.dy, V, pdu, pdux);
+  std::vector<double> A(size_t(blocks * C), 0.0), B(size_t(blocks * C), 0.0);
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int64_t j = 0; j < chunks; ++j)
+      for (int64_t c = 0; c < C; ++c) {
+        A[size_t(b * C + c)] += pdu[(b * chunks + j) * C + c];
+        B[size_t(b * C + c)] += pdux[(b * chunks + j) * C + c];
+      }
+  group_coefficients(spec, aff, A.data(), B.data(), blocks, stats_constant, c1, c2);
+  float* vc1 = arena.allocate_array<float>(size_t(blocks * C));
+  float* vc2 = arena.allocate_array<float>(size_t(blocks * C));
+  for (int64_t n = 0; n < blocks; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      vc1[n * C + c] = c1[spec.stat_index(n, c, 0)];
+      vc2[n * C + c] = c2[spec.stat_index(n, c, 0)];
+    }
+  col_grad_dx(io.dtype, io.x, io.dy, io.dx, V, vc1, vc2);
+  if (want_params) param_grads(sh, io, A.data(), B.data(), blocks);
+}
+
+}  // namespace diffnorm

@@ -1,0 +1,615 @@
+// SIMD kernels of the normalization engines (Highway dynamic dispatch, OpenMP threads).
+// Storage types f32/f16/bf16 are widened on load and rounded once on store
+// (core/simd-inl.h). Sums are fp32 lanes over short blocks (≤ 1024 elements or ≤ 128
+// rows), folded into double; centred statistics use shifted sums Σ(x − K), Σ(x − K)²
+// with K a value of the block, so no E[x²] − E[x]² cancellation occurs.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "norm/kernels.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "norm/kernels.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "hwy/contrib/math/math-inl.h"
+#include "core/simd-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace diffnorm::norm_detail {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using diffnorm::HWY_NAMESPACE::DF;
+using diffnorm::HWY_NAMESPACE::LoadF32;
+using diffnorm::HWY_NAMESPACE::LoadF32N;
+using diffnorm::HWY_NAMESPACE::StoreF32;
+using diffnorm::HWY_NAMESPACE::StoreF32N;
+using VF = hn::Vec<DF>;
+
+constexpr int64_t kFlush = 1024;  // elements summed in fp32 lanes before folding into double
+
+template <class T>
+inline float ToF32(T v) {
+  if constexpr (std::is_same_v<T, float>) return v;
+  else if constexpr (std::is_same_v<T, bfloat16>) return bf16_to_f32(v);
+  else return f16_to_f32(v);
+}
+
+inline double SumLanes(VF v) {
+  const DF d;
+  HWY_ALIGN float buf[hn::MaxLanes(d)];
+  hn::Store(v, d, buf);
+  double s = 0;
+  for (size_t i = 0; i < hn::Lanes(d); ++i) s += buf[i];
+  return s;
+}
+
+// Loads n ≤ Lanes elements; the other lanes are 0.
+template <class T>
+inline VF LoadPart(const T* p, int64_t n) {
+  const DF d;
+  return n == int64_t(hn::Lanes(d)) ? LoadF32(d, p) : LoadF32N(d, p, size_t(n));
+}
+template <class T>
+inline void StorePart(VF v, T* p, int64_t n) {
+  const DF d;
+  if (n == int64_t(hn::Lanes(d))) StoreF32(d, v, p);
+  else StoreF32N(d, v, p, size_t(n));
+}
+inline VF LoadVecPart(const float* p, int64_t n) { return LoadPart(p, n); }
+
+// SiLU(u) = u·σ(u); exp's argument is clamped where σ underflows anyway.
+inline VF Sigmoid(VF u) {
+  const DF d;
+  const VF e = hn::Exp(d, hn::Min(hn::Neg(u), hn::Set(d, 88.0f)));
+  return hn::Div(hn::Set(d, 1.0f), hn::Add(hn::Set(d, 1.0f), e));
+}
+inline VF Silu(VF u) { return hn::Mul(u, Sigmoid(u)); }
+// d/du SiLU(u) = σ(u)·(1 + u·(1 − σ(u))).
+inline VF SiluGrad(VF u) {
+  const DF d;
+  const VF s = Sigmoid(u);
+  return hn::Mul(s, hn::MulAdd(u, hn::Sub(hn::Set(d, 1.0f), s), hn::Set(d, 1.0f)));
+}
+
+// ---- statistics ------------------------------------------------------------------------
+
+// Adds Σ(x − K) and Σ(x − K)² (or only Σx² when !Center) of p[0, len) to s1, s2.
+template <bool Center, class T>
+void SegmentSums(const T* p, int64_t len, float shift, double& s1, double& s2) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const VF k = hn::Set(d, shift);
+  int64_t i = 0;
+  while (i < len) {
+    const int64_t end = std::min(len, i + kFlush);
+    VF a1 = hn::Zero(d), b1 = hn::Zero(d), a2 = hn::Zero(d), b2 = hn::Zero(d);
+    for (; i + 2 * N <= end; i += 2 * N) {
+      const VF v0 = hn::Sub(LoadF32(d, p + i), k);
+      const VF v1 = hn::Sub(LoadF32(d, p + i + N), k);
+      if constexpr (Center) {
+        a1 = hn::Add(a1, v0);
+        b1 = hn::Add(b1, v1);
+      }
+      a2 = hn::MulAdd(v0, v0, a2);
+      b2 = hn::MulAdd(v1, v1, b2);
+    }
+    for (; i < end; i += N) {
+      const int64_t n = std::min(N, end - i);
+      const VF v = hn::IfThenElseZero(hn::FirstN(d, size_t(n)), hn::Sub(LoadPart(p + i, n), k));
+      if constexpr (Center) a1 = hn::Add(a1, v);
+      a2 = hn::MulAdd(v, v, a2);
+    }
+    if constexpr (Center) s1 += SumLanes(hn::Add(a1, b1));
+    s2 += SumLanes(hn::Add(a2, b2));
+  }
+}
+
+template <bool Center, class T>
+void RunMomentsT(const T* x, const RunLayout& L, Moments* out) {
+  const int64_t pps = L.pieces_per_stat();
+  const int64_t total = L.runs * L.run_len;
+  const int64_t items = L.stats * pps;
+#pragma omp parallel for schedule(static)
+  for (int64_t item = 0; item < items; ++item) {
+    const int64_t k = item / pps, p = item % pps;
+    const int64_t i0 = p * kPiece, i1 = std::min(total, i0 + kPiece);
+    const T* base = x + k * L.stat_stride;
+    const float shift =
+        Center ? ToF32(base[(i0 / L.run_len) * L.run_stride + i0 % L.run_len]) : 0.0f;
+    double s1 = 0, s2 = 0;
+    for (int64_t i = i0; i < i1;) {
+      const int64_t r = i / L.run_len, off = i % L.run_len;
+      const int64_t len = std::min(L.run_len - off, i1 - i);
+      SegmentSums<Center>(base + r * L.run_stride + off, len, shift, s1, s2);
+      i += len;
+    }
+    const double n = double(i1 - i0);
+    out[item] = Center ? Moments{n, shift + s1 / n, std::max(s2 - s1 * s1 / n, 0.0)} : Moments{n, 0.0, s2};
+  }
+}
+
+template <bool Center, class T>
+void ColMomentsT(const T* x, const ColLayout& L, Moments* out) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const int64_t chunks = L.chunks();
+  const int64_t col_chunk = L.col_chunk > 0 ? L.col_chunk : L.width;
+  const int64_t col_chunks = (L.width + col_chunk - 1) / col_chunk;
+  const int64_t items = L.blocks * chunks * col_chunks;
+#pragma omp parallel for schedule(static)
+  for (int64_t work = 0; work < items; ++work) {
+    const int64_t item = work / col_chunks;  // (block, row chunk)
+    const int64_t b = item / chunks, j = item % chunks;
+    const int64_t c0 = (work % col_chunks) * col_chunk, c1 = std::min(L.width, c0 + col_chunk);
+    const int64_t r0 = j * L.chunk_rows, r1 = std::min(L.rows, r0 + L.chunk_rows);
+    const T* base = x + b * L.rows * L.width;
+    Moments* o = out + item * L.width;
+    const double n = double(r1 - r0);
+    for (int64_t c = c0; c < c1; c += N) {
+      const int64_t w = std::min(N, c1 - c);
+      const VF k = Center ? LoadPart(base + r0 * L.width + c, w) : hn::Zero(d);
+      VF a1 = hn::Zero(d), b1 = hn::Zero(d), a2 = hn::Zero(d), b2 = hn::Zero(d);
+      int64_t r = r0;
+      for (; r + 2 <= r1; r += 2) {
+        const VF v0 = hn::Sub(LoadPart(base + r * L.width + c, w), k);
+        const VF v1 = hn::Sub(LoadPart(base + (r + 1) * L.width + c, w), k);
+        if constexpr (Center) {
+          a1 = hn::Add(a1, v0);
+          b1 = hn::Add(b1, v1);
+        }
+        a2 = hn::MulAdd(v0, v0, a2);
+        b2 = hn::MulAdd(v1, v1, b2);
+      }
+      if (r < r1) {
+        const VF v = hn::Sub(LoadPart(base + r * L.width + c, w), k);
+        if constexpr (Center) a1 = hn::Add(a1, v);
+        a2 = hn::MulAdd(v, v, a2);
+      }
+      HWY_ALIGN float ks[hn::MaxLanes(d)], s1[hn::MaxLanes(d)], s2[hn::MaxLanes(d)];
+      hn::Store(k, d, ks);
+      hn::Store(hn::Add(a1, b1), d, s1);
+      hn::Store(hn::Add(a2, b2), d, s2);
+      for (int64_t l = 0; l < w; ++l) {
+        const double t1 = s1[l], t2 = s2[l];
+        o[c + l] = Center ? Moments{n, ks[l] + t1 / n, std::max(t2 - t1 * t1 / n, 0.0)} : Moments{n, 0.0, t2};
+      }
+    }
+  }
+}
+
+template <class T>
+void RunMomentsTyped(const void* x, const RunLayout& L, bool center, Moments* out) {
+  if (center) RunMomentsT<true>(static_cast<const T*>(x), L, out);
+  else RunMomentsT<false>(static_cast<const T*>(x), L, out);
+}
+template <class T>
+void ColMomentsTyped(const void* x, const ColLayout& L, bool center, Moments* out) {
+  if (center) ColMomentsT<true>(static_cast<const T*>(x), L, out);
+  else ColMomentsT<false>(static_cast<const T*>(x), L, out);
+}
+
+// ---- apply -------------------------------------------------------------------------------
+
+template <ApplyMode Mode, class T>
+void ApplyT(const T* x, T* y, const ApplyLayout& L) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const int64_t pieces = (L.width + kPiece - 1) / kPiece;
+  const int64_t items = L.rows * pieces;
+  const T* res = static_cast<const T*>(L.residual);
+  const bool silu = L.act == Activation::SiLU;
+#pragma omp parallel for schedule(static)
+  for (int64_t item = 0; item < items; ++item) {
+    const int64_t row = item / pieces;
+    const int64_t c0 = (item % pieces) * kPiece, c1 = std::min(L.width, c0 + kPiece);
+    const int64_t vo = (row / L.rows_per_block) * L.vec_stride;
+    const int64_t ro = row * L.width;
+    VF sm = hn::Zero(d), sr = hn::Zero(d), sa = hn::Zero(d), sb = hn::Zero(d);
+    if constexpr (Mode == ApplyMode::Scalar || Mode == ApplyMode::RowStats) sm = hn::Set(d, L.row_m[row]);
+    if constexpr (Mode == ApplyMode::RowStats) sr = hn::Set(d, L.row_r[row]);
+    if constexpr (Mode == ApplyMode::Scalar || Mode == ApplyMode::ColStats) {
+      sa = hn::Set(d, L.row_a[row]);
+      sb = hn::Set(d, L.row_b[row]);
+    }
+    for (int64_t c = c0; c < c1; c += N) {
+      const int64_t w = std::min(N, c1 - c);
+      const VF v = LoadPart(x + ro + c, w);
+      VF out;
+      if constexpr (Mode == ApplyMode::Scalar) {
+        out = hn::MulAdd(hn::Sub(v, sm), sa, sb);
+      } else if constexpr (Mode == ApplyMode::VecAffine) {
+        out = hn::MulAdd(hn::Sub(v, LoadVecPart(L.vec_m + vo + c, w)), LoadVecPart(L.vec_a + vo + c, w),
+                         LoadVecPart(L.vec_b + vo + c, w));
+      } else if constexpr (Mode == ApplyMode::RowStats) {
+        out = hn::MulAdd(hn::Mul(hn::Sub(v, sm), sr), LoadVecPart(L.vec_a + vo + c, w),
+                         LoadVecPart(L.vec_b + vo + c, w));
+      } else {
+        out = hn::MulAdd(hn::Mul(hn::Sub(v, LoadVecPart(L.vec_m + vo + c, w)), LoadVecPart(L.vec_r + vo + c, w)),
+                         sa, sb);
+      }
+      if (silu) out = Silu(out);
+      if (res) out = hn::Add(out, LoadPart(res + ro + c, w));
+      StorePart(out, y + ro + c, w);
+    }
+  }
+}
+
+template <class T>
+void ApplyTyped(const void* xv, void* yv, const ApplyLayout& L) {
+  const T* x = static_cast<const T*>(xv);
+  T* y = static_cast<T*>(yv);
+  switch (L.mode) {
+    case ApplyMode::Scalar: return ApplyT<ApplyMode::Scalar>(x, y, L);
+    case ApplyMode::VecAffine: return ApplyT<ApplyMode::VecAffine>(x, y, L);
+    case ApplyMode::RowStats: return ApplyT<ApplyMode::RowStats>(x, y, L);
+    case ApplyMode::ColStats: return ApplyT<ApplyMode::ColStats>(x, y, L);
+  }
+}
+
+// ---- backward ----------------------------------------------------------------------------
+
+// du = dy·SiLU'(x̂·k + q) or dy.
+inline VF GradIn(VF dy, VF xh, VF k, VF q, bool silu) {
+  return silu ? hn::Mul(dy, SiluGrad(hn::MulAdd(xh, k, q))) : dy;
+}
+
+template <class T>
+void RowGradSumsT(const T* x, const T* dy, const RowScalars& S, double* sum_du, double* sum_dux) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const bool silu = S.act == Activation::SiLU;
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < S.rows; ++row) {
+    const VF m = hn::Set(d, S.m[row]), r = hn::Set(d, S.r[row]);
+    const VF k = hn::Set(d, S.k[row]), q = hn::Set(d, S.q[row]);
+    const T* xr = x + row * S.width;
+    const T* gr = dy + row * S.width;
+    double s1 = 0, s2 = 0;
+    for (int64_t i = 0; i < S.width;) {
+      const int64_t end = std::min(S.width, i + kFlush);
+      VF a1 = hn::Zero(d), a2 = hn::Zero(d);
+      for (; i < end; i += N) {
+        const int64_t w = std::min(N, end - i);
+        const VF xh = hn::Mul(hn::Sub(LoadPart(xr + i, w), m), r);
+        // Lanes past w load dy = 0, so du = 0 there.
+        const VF du = GradIn(LoadPart(gr + i, w), xh, k, q, silu);
+        a1 = hn::Add(a1, du);
+        a2 = hn::MulAdd(du, xh, a2);
+      }
+      s1 += SumLanes(a1);
+      s2 += SumLanes(a2);
+    }
+    sum_du[row] = s1;
+    sum_dux[row] = s2;
+  }
+}
+
+template <class T>
+void RowGradDxT(const T* x, const T* dy, T* dx, const RowScalars& S, const float* c1v, const float* c2v) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const bool silu = S.act == Activation::SiLU;
+  const int64_t pieces = (S.width + kPiece - 1) / kPiece;
+#pragma omp parallel for schedule(static)
+  for (int64_t item = 0; item < S.rows * pieces; ++item) {
+    const int64_t row = item / pieces;
+    const int64_t i0 = (item % pieces) * kPiece, i1 = std::min(S.width, i0 + kPiece);
+    const VF m = hn::Set(d, S.m[row]), r = hn::Set(d, S.r[row]);
+    const VF k = hn::Set(d, S.k[row]), q = hn::Set(d, S.q[row]);
+    const VF c1 = hn::Set(d, c1v[row]), c2 = hn::Set(d, c2v[row]);
+    const int64_t o = row * S.width;
+    for (int64_t i = i0; i < i1; i += N) {
+      const int64_t w = std::min(N, i1 - i);
+      const VF xh = hn::Mul(hn::Sub(LoadPart(x + o + i, w), m), r);
+      const VF du = GradIn(LoadPart(dy + o + i, w), xh, k, q, silu);
+      // dx = r·(k·du − c1 − x̂·c2)
+      const VF g = hn::NegMulAdd(xh, c2, hn::Sub(hn::Mul(k, du), c1));
+      StorePart(hn::Mul(r, g), dx + o + i, w);
+    }
+  }
+}
+
+template <class T>
+void ColGradSumsT(const T* x, const T* dy, const ColVectors& V, double* out_du, double* out_dux) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const ColLayout& L = V.layout;
+  const bool silu = V.act == Activation::SiLU;
+  const int64_t chunks = L.chunks();
+#pragma omp parallel for schedule(static)
+  for (int64_t item = 0; item < L.blocks * chunks; ++item) {
+    const int64_t b = item / chunks, j = item % chunks;
+    const int64_t r0 = j * L.chunk_rows, r1 = std::min(L.rows, r0 + L.chunk_rows);
+    const int64_t base = b * L.rows * L.width;
+    const int64_t vo = b * L.width;
+    for (int64_t c = 0; c < L.width; c += N) {
+      const int64_t w = std::min(N, L.width - c);
+      const VF m = LoadVecPart(V.m + vo + c, w), r = LoadVecPart(V.r + vo + c, w);
+      const VF k = LoadVecPart(V.k + vo + c, w), q = LoadVecPart(V.q + vo + c, w);
+      VF a1 = hn::Zero(d), a2 = hn::Zero(d);
+      for (int64_t row = r0; row < r1; ++row) {
+        const int64_t o = base + row * L.width + c;
+        const VF xh = hn::Mul(hn::Sub(LoadPart(x + o, w), m), r);
+        const VF du = GradIn(LoadPart(dy + o, w), xh, k, q, silu);
+        a1 = hn::Add(a1, du);
+        a2 = hn::MulAdd(du, xh, a2);
+      }
+      HWY_ALIGN float s1[hn::MaxLanes(d)], s2[hn::MaxLanes(d)];
+      hn::Store(a1, d, s1);
+      hn::Store(a2, d, s2);
+      for (int64_t l = 0; l < w; ++l) {
+        out_du[item * L.width + c + l] = s1[l];
+        out_dux[item * L.width + c + l] = s2[l];
+      }
+    }
+  }
+}
+
+template <class T>
+void ColGradDxT(const T* x, const T* dy, T* dx, const ColVectors& V, const float* c1v, const float* c2v) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const ColLayout& L = V.layout;
+  const bool silu = V.act == Activation::SiLU;
+  const int64_t rows = L.blocks * L.rows;
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t vo = (row / L.rows) * L.width;
+    const int64_t o = row * L.width;
+    for (int64_t c = 0; c < L.width; c += N) {
+      const int64_t w = std::min(N, L.width - c);
+      const VF m = LoadVecPart(V.m + vo + c, w), r = LoadVecPart(V.r + vo + c, w);
+      const VF k = LoadVecPart(V.k + vo + c, w), q = LoadVecPart(V.q + vo + c, w);
+      const VF xh = hn::Mul(hn::Sub(LoadPart(x + o + c, w), m), r);
+      const VF du = GradIn(LoadPart(dy + o + c, w), xh, k, q, silu);
+      const VF g = hn::NegMulAdd(xh, LoadVecPart(c2v + vo + c, w),
+                                 hn::Sub(hn::Mul(k, du), LoadVecPart(c1v + vo + c, w)));
+      StorePart(hn::Mul(r, g), dx + o + c, w);
+    }
+  }
+}
+
+template <class T>
+void RowStatsBackwardT(const T* x, const T* dy, T* dx, const RowStatsGrad& G, double* out_du, double* out_dux,
+                       float* scratch) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const int64_t W = G.width;
+  const bool silu = G.act == Activation::SiLU;
+  const int64_t cpb = G.chunks_per_block();
+  const int64_t blocks = G.rows / G.rows_per_block;
+  const float inv_w = 1.0f / float(W);
+#pragma omp parallel for schedule(static)
+  for (int64_t item = 0; item < blocks * cpb; ++item) {
+    const int64_t b = item / cpb, j = item % cpb;
+    const int64_t r0 = b * G.rows_per_block + j * G.chunk_rows;
+    const int64_t r1 = std::min(b * G.rows_per_block + G.rows_per_block, r0 + G.chunk_rows);
+    float* du_buf = scratch + int64_t(omp_get_thread_num()) * 3 * W;
+    float* col_du = du_buf + W;
+    float* col_dux = col_du + W;
+    std::fill(col_du, col_du + 2 * W, 0.0f);
+    const float* kv = G.k + b * G.vec_stride;
+    const float* qv = G.q + b * G.vec_stride;
+    for (int64_t row = r0; row < r1; ++row) {
+      const VF m = hn::Set(d, G.m[row]), r = hn::Set(d, G.r[row]);
+      const int64_t o = row * W;
+      VF g1 = hn::Zero(d), g2 = hn::Zero(d);
+      for (int64_t c = 0; c < W; c += N) {
+        const int64_t w = std::min(N, W - c);
+        const VF k = LoadVecPart(kv + c, w);
+        const VF xh = hn::Mul(hn::Sub(LoadPart(x + o + c, w), m), r);
+        const VF du = GradIn(LoadPart(dy + o + c, w), xh, k, LoadVecPart(qv + c, w), silu);
+        StorePart(du, du_buf + c, w);
+        const VF kdu = hn::Mul(k, du);
+        g1 = hn::Add(g1, kdu);
+        g2 = hn::MulAdd(kdu, xh, g2);
+        if (out_du) {
+          StorePart(hn::Add(LoadVecPart(col_du + c, w), du), col_du + c, w);
+          StorePart(hn::MulAdd(du, xh, LoadVecPart(col_dux + c, w)), col_dux + c, w);
+        }
+      }
+      const VF c1 = G.center ? hn::Set(d, float(SumLanes(g1)) * inv_w) : hn::Zero(d);
+      const VF c2 = hn::Set(d, float(SumLanes(g2)) * inv_w);
+      for (int64_t c = 0; c < W; c += N) {
+        const int64_t w = std::min(N, W - c);
+        const VF xh = hn::Mul(hn::Sub(LoadPart(x + o + c, w), m), r);
+        const VF kdu = hn::Mul(LoadVecPart(kv + c, w), LoadVecPart(du_buf + c, w));
+        StorePart(hn::Mul(r, hn::NegMulAdd(xh, c2, hn::Sub(kdu, c1))), dx + o + c, w);
+      }
+    }
+    if (out_du) {
+      for (int64_t c = 0; c < W; ++c) {
+        out_du[item * W + c] = col_du[c];
+        out_dux[item * W + c] = col_dux[c];
+      }
+    }
+  }
+}
+
+template <class T>
+void ColStatsBackwardT(const T* x, const T* dy, T* dx, const ColStatsGrad& G, double* row_du, double* row_dux,
+                       float* scratch, Arena& arena) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const int64_t C = G.rows, S = G.width;
+  const bool silu = G.act == Activation::SiLU;
+  const int64_t chunks = (S + kColChunk - 1) / kColChunk;
+  const bool want_rows = row_du != nullptr;
+  double* part = want_rows ? arena.allocate_array<double>(size_t(2 * G.blocks * chunks * C)) : nullptr;
+  const float inv_c = 1.0f / float(C);
+#pragma omp parallel for schedule(static)
+  for (int64_t item = 0; item < G.blocks * chunks; ++item) {
+    const int64_t b = item / chunks, j = item % chunks;
+    const int64_t s0 = j * kColChunk, s1 = std::min(S, s0 + kColChunk);
+    float* g1 = scratch + int64_t(omp_get_thread_num()) * 2 * kColChunk;
+    float* g2 = g1 + kColChunk;
+    std::fill(g1, g1 + 2 * kColChunk, 0.0f);
+    const float* mv = G.m + b * S;
+    const float* rv = G.r + b * S;
+    // Pass 1: column sums over the channels of k·du and k·du·x̂; row sums for dγ/dβ.
+    for (int64_t c = 0; c < C; ++c) {
+      const VF k = hn::Set(d, G.k[b * G.k_stride + c]), q = hn::Set(d, G.q[b * G.k_stride + c]);
+      const int64_t o = (b * C + c) * S;
+      VF a1 = hn::Zero(d), a2 = hn::Zero(d);
+      for (int64_t s = s0; s < s1; s += N) {
+        const int64_t w = std::min(N, s1 - s);
+        const VF xh = hn::Mul(hn::Sub(LoadPart(x + o + s, w), LoadVecPart(mv + s, w)), LoadVecPart(rv + s, w));
+        const VF du = GradIn(LoadPart(dy + o + s, w), xh, k, q, silu);
+        const VF kdu = hn::Mul(k, du);
+        StorePart(hn::Add(LoadVecPart(g1 + s - s0, w), kdu), g1 + s - s0, w);
+        StorePart(hn::MulAdd(kdu, xh, LoadVecPart(g2 + s - s0, w)), g2 + s - s0, w);
+        a1 = hn::Add(a1, du);
+        a2 = hn::MulAdd(du, xh, a2);
+      }
+      if (want_rows) {
+        part[2 * (item * C + c)] = SumLanes(a1);
+        part[2 * (item * C + c) + 1] = SumLanes(a2);
+      }
+    }
+    // Pass 2: dx = r·(k·du − center·g1/C − x̂·g2/C).
+    for (int64_t c = 0; c < C; ++c) {
+      const VF k = hn::Set(d, G.k[b * G.k_stride + c]), q = hn::Set(d, G.q[b * G.k_stride + c]);
+      const int64_t o = (b * C + c) * S;
+      for (int64_t s = s0; s < s1; s += N) {
+        const int64_t w = std::min(N, s1 - s);
+        const VF r = LoadVecPart(rv + s, w);
+        const VF xh = hn::Mul(hn::Sub(LoadPart(x + o + s, w), LoadVecPart(mv + s, w)), r);
+        const VF du = GradIn(LoadPart(dy + o + s, w), xh, k, q, silu);
+        const VF c1 = G.center ? hn::Mul(LoadVecPart(g1 + s - s0, w), hn::Set(d, inv_c)) : hn::Zero(d);
+        const VF c2 = hn::Mul(LoadVecPart(g2 + s - s0, w), hn::Set(d, inv_c));
+        StorePart(hn::Mul(r, hn::NegMulAdd(xh, c2, hn::Sub(hn::Mul(k, du), c1))), dx + o + s, w);
+      }
+    }
+  }
+  if (want_rows) {
+    for (int64_t b = 0; b < G.blocks; ++b)
+      for (int64_t c = 0; c < C; ++c) {
+        double s1 = 0, s2 = 0;
+        for (int64_t j = 0; j < chunks; ++j) {
+          s1 += part[2 * ((b * chunks + j) * C + c)];
+          s2 += part[2 * ((b * chunks + j) * C + c) + 1];
+        }
+        row_du[b * C + c] = s1;
+        row_dux[b * C + c] = s2;
+      }
+  }
+}
+
+// ---- dtype dispatch ----------------------------------------------------------------------
+
+template <class F>
+void ByType(DType t, F&& f) {
+  switch (t) {
+    case DType::F32: return f(float{});
+    case DType::F16: return f(float16{});
+    case DType::BF16: return f(bfloat16{});
+    default: return;
+  }
+}
+
+void RunMoments(DType t, const void* x, const RunLayout& L, bool center, Moments* out) {
+  ByType(t, [&](auto tag) { RunMomentsTyped<decltype(tag)>(x, L, center, out); });
+}
+void ColMoments(DType t, const void* x, const ColLayout& L, bool center, Moments* out) {
+  ByType(t, [&](auto tag) { ColMomentsTyped<decltype(tag)>(x, L, center, out); });
+}
+void Apply(DType t, const void* x, void* y, const ApplyLayout& L) {
+  ByType(t, [&](auto tag) { ApplyTyped<decltype(tag)>(x, y, L); });
+}
+void RowGradSums(DType t, const void* x, const void* dy, const RowScalars& S, double* a, double* b) {
+  ByType(t, [&](auto tag) {
+    using T = decltype(tag);
+    RowGradSumsT(static_cast<const T*>(x), static_cast<const T*>(dy), S, a, b);
+  });
+}
+void RowGradDx(DType t, const void* x, const void* dy, void* dx, const RowScalars& S, const float* c1,
+               const float* c2) {
+  ByType(t, [&](auto tag) {
+    using T = decltype(tag);
+    RowGradDxT(static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dx), S, c1, c2);
+  });
+}
+void ColGradSums(DType t, const void* x, const void* dy, const ColVectors& V, double* a, double* b) {
+  ByType(t, [&](auto tag) {
+    using T = decltype(tag);
+    ColGradSumsT(static_cast<const T*>(x), static_cast<const T*>(dy), V, a, b);
+  });
+}
+void ColGradDx(DType t, const void* x, const void* dy, void* dx, const ColVectors& V, const float* c1,
+               const float* c2) {
+  ByType(t, [&](auto tag) {
+    using T = decltype(tag);
+    ColGradDxT(static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dx), V, c1, c2);
+  });
+}
+void RowStatsBackward(DType t, const void* x, const void* dy, void* dx, const RowStatsGrad& G, double* a,
+                      double* b, float* scratch) {
+  ByType(t, [&](auto tag) {
+    using T = decltype(tag);
+    RowStatsBackwardT(static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dx), G, a, b, scratch);
+  });
+}
+void ColStatsBackward(DType t, const void* x, const void* dy, void* dx, const ColStatsGrad& G, double* a,
+                      double* b, float* scratch, Arena* arena) {
+  ByType(t, [&](auto tag) {
+    using T = decltype(tag);
+    ColStatsBackwardT(static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dx), G, a, b, scratch,
+                      *arena);
+  });
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace diffnorm::norm_detail
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace diffnorm::norm_detail {
+HWY_EXPORT(RunMoments);
+HWY_EXPORT(ColMoments);
+HWY_EXPORT(Apply);
+HWY_EXPORT(RowGradSums);
+HWY_EXPORT(RowGradDx);
+HWY_EXPORT(ColGradSums);
+HWY_EXPORT(ColGradDx);
+HWY_EXPORT(RowStatsBackward);
+HWY_EXPORT(ColStatsBackward);
+
+void run_moments(DType dtype, const void* x, const RunLayout& layout, bool center, Moments* out) {
+  HWY_DYNAMIC_DISPATCH(RunMoments)(dtype, x, layout, center, out);
+}
+void col_moments(DType dtype, const void* x, const ColLayout& layout, bool center, Moments* out) {
+  HWY_DYNAMIC_DISPATCH(ColMoments)(dtype, x, layout, center, out);
+}
+void apply(DType dtype, const void* x, void* y, const ApplyLayout& layout) {
+  HWY_DYNAMIC_DISPATCH(Apply)(dtype, x, y, layout);
+}
+void row_grad_sums(DType dtype, const void* x, const void* dy, const RowScalars& s, double* sum_du,
+                   double* sum_dux) {
+  HWY_DYNAMIC_DISPATCH(RowGradSums)(dtype, x, dy, s, sum_du, sum_dux);
+}
+void row_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const RowScalars& s, const float* c1,
+                 const float* c2) {
+  HWY_DYNAMIC_DISPATCH(RowGradDx)(dtype, x, dy, dx, s, c1, c2);
+}
+void col_grad_sums(DType dtype, const void* x, const void* dy, const ColVectors& v, double* out_du,
+                   double* out_dux) {
+  HWY_DYNAMIC_DISPATCH(ColGradSums)(dtype, x, dy, v, out_du, out_dux);
+}
+void col_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const ColVectors& v, const float* c1,
+                 const float* c2) {
+  HWY_DYNAMIC_DISPATCH(ColGradDx)(dtype, x, dy, dx, v, c1, c2);
+}
+void row_stats_backward(DType dtype, const void* x, const void* dy, void* dx, const RowStatsGrad& g,
+                        double* out_du, double* out_dux, float* scratch) {
+  HWY_DYNAMIC_DISPATCH(RowStatsBackward)(dtype, x, dy, dx, g, out_du, out_dux, scratch);
+}
+void col_stats_backward(DType dtype, const void* x, const void* dy, void* dx, const ColStatsGrad& g,
+                        double* row_du, double* row_dux, float* scratch, Arena& arena) {
+  HWY_DYNAMIC_DISPATCH(ColStatsBackward)(dtype, x, dy, dx, g, row_du, row_dux, scratch, &arena);
+}
+}  // namespace diffnorm::norm_detail
+#endif

@@ -1,0 +1,137 @@
+// Internal: the SIMD kernels of the statistics, apply and backward engines, over plain
+// matrix descriptions (the layer-specific planning lives in engine.cpp). Every kernel
+// parallelises over fixed-size work items and merges partial results in a fixed order,
+// so results do not depend on the thread count.
+#pragma once
+
+#include <cstdint>
+
+#include "diffnorm/dtype.h"
+#include "diffnorm/norm.h"
+
+namespace diffnorm::norm_detail {
+
+/// Moments of a set of values: count, mean and M2 = Σ(x − mean)². For the RMS family
+/// (no centering) mean stays 0 and M2 = Σx².
+struct Moments {
+  double count = 0;
+  double mean = 0;
+  double m2 = 0;
+};
+
+/// Chan et al.'s pairwise merge: exact for any split of the data.
+inline void merge_into(Moments& a, const Moments& b) {
+  if (b.count == 0) return;
+  if (a.count == 0) {
+    a = b;
+    return;
+  }
+  const double n = a.count + b.count;
+  const double delta = b.mean - a.mean;
+  a.mean += delta * (b.count / n);
+  a.m2 += b.m2 + delta * delta * (a.count * b.count / n);
+  a.count = n;
+}
+
+/// Elements per work item of a contiguous reduction / apply.
+inline constexpr int64_t kPiece = 16384;
+
+/// Statistic k reduces `runs` runs of `run_len` contiguous elements, run r starting at
+/// element k·stat_stride + r·run_stride.
+struct RunLayout {
+  int64_t stats = 0, stat_stride = 0, runs = 1, run_stride = 0, run_len = 0;
+  int64_t pieces_per_stat() const { return (runs * run_len + kPiece - 1) / kPiece; }
+};
+/// Moments of each piece (≤ kPiece elements in run order) of each statistic:
+/// out[k·pieces_per_stat + p].
+void run_moments(DType dtype, const void* x, const RunLayout& layout, bool center, Moments* out);
+
+/// `blocks` blocks of `rows` rows of `width` contiguous elements (rows contiguous too).
+/// Work item = (block, chunk of chunk_rows rows).
+struct ColLayout {
+  int64_t blocks = 1, rows = 0, width = 0, chunk_rows = 1;
+  int64_t col_chunk = 0;  // columns per work item of col_moments; 0 = all
+  int64_t chunks() const { return (rows + chunk_rows - 1) / chunk_rows; }
+};
+/// Moments of each column over each row chunk: out[(b·chunks + j)·width + c].
+void col_moments(DType dtype, const void* x, const ColLayout& layout, bool center, Moments* out);
+
+/// y = ((x − m)·r)·a + b, then the epilogue (act, + residual), over a contiguous
+/// rows × width matrix. Each of m, r, a, b is either a per-row scalar (row_*[row]) or a
+/// per-block vector (vec_*[block·vec_stride + col], block = row / rows_per_block), as
+/// the mode says; r is folded into a in the modes that do not name it.
+enum class ApplyMode : uint8_t {
+  Scalar,     // m, a, b per row
+  VecAffine,  // m, a, b per column (vectors)
+  RowStats,   // m, r per row; a, b vectors
+  ColStats,   // m, r vectors; a, b per row
+};
+struct ApplyLayout {
+  int64_t rows = 0, width = 0, rows_per_block = 1, vec_stride = 0;
+  ApplyMode mode = ApplyMode::Scalar;
+  const float *row_m = nullptr, *row_r = nullptr, *row_a = nullptr, *row_b = nullptr;
+  const float *vec_m = nullptr, *vec_r = nullptr, *vec_a = nullptr, *vec_b = nullptr;
+  Activation act = Activation::None;
+  const void* residual = nullptr;
+};
+void apply(DType dtype, const void* x, void* y, const ApplyLayout& layout);
+
+// Backward. Per element: x̂ = (x − m)·r, u = x̂·k + q (the pre-activation value, k = γ(1+s),
+// q = β(1+s) + t), du = dy·act'(u); dx = r·(k·du − c1 − x̂·c2).
+
+/// Rows of contiguous elements with per-row scalars m, r, k, q: per-row sums of du and
+/// du·x̂ (sum_du, sum_dux, double) and then, with per-row c1, c2, dx.
+struct RowScalars {
+  int64_t rows = 0, width = 0;
+  const float *m = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;
+  Activation act = Activation::None;
+};
+void row_grad_sums(DType dtype, const void* x, const void* dy, const RowScalars& s, double* sum_du,
+                   double* sum_dux);
+void row_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const RowScalars& s, const float* c1,
+                 const float* c2);
+
+/// Blocks of rows × width with per-block column vectors m, r, k, q (vec[block·width + c])
+/// and c1, c2 for dx: column sums of du and du·x̂ per (block, row chunk):
+/// out_du/out_dux[(b·chunks + j)·width + c].
+struct ColVectors {
+  ColLayout layout;
+  const float *m = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;
+  Activation act = Activation::None;
+};
+void col_grad_sums(DType dtype, const void* x, const void* dy, const ColVectors& v, double* out_du,
+                   double* out_dux);
+void col_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const ColVectors& v, const float* c1,
+                 const float* c2);
+
+/// Position statistics in channels-last rows (LayerNorm, RMSNorm, PixelNorm-NHWC): rows of
+/// `width` with per-row m, r and per-block vectors k, q (vec_stride 0 = shared). One pass:
+/// row sums g1 = Σk·du, g2 = Σk·du·x̂, dx = r·(k·du − center·g1/W − x̂·g2/W); column sums of du and du·x̂ per (block, chunk of
+/// chunk_rows rows within the block) into out_du/out_dux (when non-null),
+/// [(b·chunks + j)·width + c]. `scratch`: 3·width floats per thread.
+struct RowStatsGrad {
+  int64_t rows = 0, width = 0, rows_per_block = 1, vec_stride = 0, chunk_rows = 1;
+  const float *m = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;
+  Activation act = Activation::None;
+  bool center = true;
+  int64_t chunks_per_block() const { return (rows_per_block + chunk_rows - 1) / chunk_rows; }
+};
+void row_stats_backward(DType dtype, const void* x, const void* dy, void* dx, const RowStatsGrad& g,
+                        double* out_du, double* out_dux, float* scratch);
+
+/// Position statistics in channels-first blocks (PixelNorm-NCHW): blocks of `rows`
+/// channels × `width` positions, per-column (block) vectors m, r, per-row scalars k, q
+/// (k[b·k_stride + c], q likewise, for row c of block b). Column reductions over the rows
+/// for dx, row sums of du and du·x̂ per block into row_du/row_dux [b·rows + c] (when
+/// non-null). `scratch`: 2·kColChunk floats per thread; partial row sums come from `arena`.
+inline constexpr int64_t kColChunk = 256;
+struct ColStatsGrad {
+  int64_t blocks = 0, rows = 0, width = 0, k_stride = 0;
+  const float *m = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;
+  Activation act = Activation::None;
+  bool center = true;
+};
+void col_stats_backward(DType dtype, const void* x, const void* dy, void* dx, const ColStatsGrad& g,
+                        double* row_du, double* row_dux, float* scratch, Arena& arena);
+
+}  // namespace diffnorm::norm_detail
