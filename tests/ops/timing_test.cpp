@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "diffnorm/threads.h"
+#include "ops/attention.h"
 #include "ops/conv2d.h"
 #include "oracle.h"
 
@@ -37,6 +38,21 @@ TEST(DISABLED_Timing, Conv3x3_320_64x64_Batch2) {
   std::printf("conv2d 3x3 320->320 64x64 N2 NHWC, %d threads: %.2f ms, %.1f GFLOP/s\n", num_threads(), s * 1e3,
               flops / s * 1e-9);
 }
+
+void time_attention(int64_t batch, int64_t tokens, int64_t keys, int64_t heads, int64_t head_dim) {
+  const Tensor q = random_tensor({batch, tokens, heads * head_dim});
+  const Tensor k = random_tensor({batch, keys, heads * head_dim});
+  const Tensor v = random_tensor({batch, keys, heads * head_dim});
+  Tensor out = Tensor::empty(q.shape());
+  use_all_cores();
+  const double s = best_seconds(3, [&] { attention(q, k, v, out, {heads, false}); });
+  const double flops = 4.0 * batch * heads * tokens * keys * head_dim;  // QK^T and PV
+  std::printf("attention B%ld Tq%ld Tk%ld H%ld dh%ld, %d threads: %.2f ms, %.1f GFLOP/s\n", long(batch), long(tokens),
+              long(keys), long(heads), long(head_dim), num_threads(), s * 1e3, flops / s * 1e-9);
+}
+
+TEST(DISABLED_Timing, SelfAttention4096Tokens) { time_attention(2, 4096, 4096, 8, 40); }
+TEST(DISABLED_Timing, CrossAttention4096x77) { time_attention(2, 4096, 77, 8, 40); }
 
 }  // namespace
 }  // namespace diffnorm::ops::test
