@@ -1,0 +1,421 @@
+// Every layer, forward and backward, against PyTorch in float64 (autograd for the
+// gradients), on fresh random shapes and values each run (the seed is printed on
+// failure). Metric: max|ours − ref| / max|ref| per tensor for fp32 storage; for bf16/f16
+// storage the error in units of the storage type's spacing at the reference value.
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <cmath>
+#include <limits>
+
+#include "norm/norm_oracle.h"
+
+namespace diffnorm::test {
+namespace {
+
+// The oracle runs single-threaded beside our kernels.
+const bool kTorchSingleThread = (torch::set_num_threads(1), true);
+
+enum class Kind { Group, Instance, Batch, LayerNorm, Rms, Pixel };
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::Group: return "GroupNorm";
+    case Kind::Instance: return "InstanceNorm";
+    case Kind::Batch: return "BatchNorm";
+    case Kind::LayerNorm: return "LayerNorm";
+    case Kind::Rms: return "RMSNorm";
+    case Kind::Pixel: return "PixelNorm";
+  }
+  return "?";
+}
+
+struct Config {
+  Kind kind;
+  Layout layout;
+  DType dtype = DType::F32;
+  bool affine = true;
+  bool modulate = false;
+  bool silu = false;
+  bool residual = false;
+  double offset = 0;  // mean in units of the standard deviation
+  double scale = 1;   // standard deviation
+  bool large = false; // a shape with reductions longer than one work item
+  std::optional<float> eps;
+};
+
+std::string describe(const Config& c, int64_t N, int64_t C, int64_t S, int64_t G, uint64_t seed) {
+  return fmt::format("{} {} {} affine={} mod={} silu={} res={} offset={}σ scale={} N={} C={} S={} G={} seed={}",
+                     kind_name(c.kind), c.layout == Layout::NCHW ? "NCHW" : "NHWC", dtype_name(c.dtype), c.affine,
+                     c.modulate, c.silu, c.residual, c.offset, c.scale, N, C, S, G, seed);
+}
+
+// A random shape: odd channel counts, N = 1, S = 1 and channel counts that are not a
+// multiple of the vector width all occur.
+void random_shape(std::mt19937_64& rng, const Config& c, int64_t& N, int64_t& C, int64_t& S, int64_t& G) {
+  auto uni = [&](int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); };
+  N = uni(1, 3);
+  const int64_t pick = uni(0, 2);
+  const int64_t Cg = uni(1, 7);
+  G = pick == 0 ? 1 : uni(1, 6);
+  if (c.kind != Kind::Group) G = 1;
+  C = G * Cg + (c.kind == Kind::Group ? 0 : uni(0, 40));
+  const int64_t s_pick = uni(0, 3);
+  S = s_pick == 0 ? 1 : s_pick == 1 ? uni(2, 9) : uni(10, 300);
+  if (c.kind == Kind::Batch && N * S < 2) N = 2;
+  if (c.kind == Kind::Instance && S < 2) S = 2;
+  if (c.kind == Kind::Group && pick == 2) G = C;  // instance-like
+  if (c.large) {
+    C = c.kind == Kind::Group ? 4 * G : uni(3, 40);
+    S = c.kind == Kind::LayerNorm || c.kind == Kind::Rms ? uni(2, 6) : uni(4500, 9000);
+    if (c.kind == Kind::LayerNorm || c.kind == Kind::Rms || c.kind == Kind::Pixel) C = uni(17000, 20000);
+    if (c.kind == Kind::Pixel) S = uni(2, 40);
+    N = c.kind == Kind::Batch ? 3 : 1;
+  }
+}
+
+struct Tolerance {
+  double fwd, bwd;
+};
+// Backward reads the fp32 mean the forward reported, so x̂ carries |μ|·2⁻²⁴·rstd of error:
+// the backward tolerance grows with the offset.
+Tolerance fp32_tolerance(double offset) {
+  if (offset <= 10) return {2e-6, 1e-5};
+  if (offset <= 100) return {2e-6, 1e-4};
+  return {1e-4, 1e-2};
+}
+
+void run(const Config& cfg) {
+  const uint64_t seed = fresh_seed();
+  std::mt19937_64 rng(seed);
+  torch::manual_seed(seed);
+  int64_t N, C, S, G;
+  random_shape(rng, cfg, N, C, S, G);
+  SCOPED_TRACE(describe(cfg, N, C, S, G, seed));
+
+  const bool has_affine = cfg.affine && cfg.kind != Kind::Pixel;
+  const bool has_beta = has_affine && cfg.kind != Kind::Rms;
+  const float eps = cfg.eps ? *cfg.eps : (cfg.kind == Kind::Pixel ? kPixelNormEps : 1e-5f);
+
+  torch::Tensor x = round_to(cfg.scale * (cfg.offset + torch::randn({N, C, S}, f64())), cfg.dtype);
+  torch::Tensor dy = round_to(torch::randn({N, C, S}, f64()), cfg.dtype);
+  torch::Tensor res = round_to(torch::randn({N, C, S}, f64()), cfg.dtype);
+  torch::Tensor w = round_to(1 + 0.5 * torch::randn({C}, f64()), DType::F32);
+  torch::Tensor b = round_to(torch::randn({C}, f64()), DType::F32);
+  torch::Tensor sc = round_to(0.3 * torch::randn({N, C}, f64()), DType::F32);
+  torch::Tensor sh = round_to(torch::randn({N, C}, f64()), DType::F32);
+
+  // ---- reference (float64, autograd)
+  torch::Tensor xr = x.clone().requires_grad_(true), wr = w.clone().requires_grad_(true),
+                br = b.clone().requires_grad_(true), scr = sc.clone().requires_grad_(true),
+                shr = sh.clone().requires_grad_(true);
+  // x̂ from PyTorch's own normalization (no affine), kept for the gradient scale below.
+  torch::Tensor xh;
+  switch (cfg.kind) {
+    case Kind::Group:
+      xh = torch::group_norm(xr, G, {}, {}, eps);
+      break;
+    case Kind::Instance:
+      xh = torch::instance_norm(xr, {}, {}, {}, {}, true, 0.1, eps, false);
+      break;
+    case Kind::Batch:
+      xh = torch::batch_norm(xr, {}, {}, {}, {}, true, 0.1, eps, false);
+      break;
+    case Kind::LayerNorm:
+      xh = torch::layer_norm(xr.permute({0, 2, 1}), {C}, {}, {}, eps).permute({0, 2, 1});
+      break;
+    case Kind::Rms:
+    case Kind::Pixel:
+      xh = xr * torch::rsqrt(xr.pow(2).mean(1, true) + double(eps));
+      break;
+  }
+  xh.retain_grad();
+  torch::Tensor y = xh;
+  if (has_affine) y = y * wr.view({1, C, 1});
+  if (has_beta) y = y + br.view({1, C, 1});
+  torch::Tensor z = y;  // x̂·γ + β
+  z.retain_grad();
+  if (cfg.modulate) y = y * (1 + scr.unsqueeze(2)) + shr.unsqueeze(2);
+  torch::Tensor u = y;  // the pre-activation value
+  if (u.data_ptr() != z.data_ptr()) u.retain_grad();
+  if (cfg.silu) y = torch::silu(y);
+  if (cfg.residual) y = y + res;
+  y.backward(dy);
+
+  // ---- ours
+  Arena arena;
+  const NormShape shape{N, C, S, cfg.layout};
+  Buffer xb = to_buffer(x, cfg.layout, cfg.dtype), dyb = to_buffer(dy, cfg.layout, cfg.dtype),
+         rb = to_buffer(res, cfg.layout, cfg.dtype);
+  Buffer yb = poisoned(N * C * S, cfg.dtype), dxb = poisoned(N * C * S, cfg.dtype);
+  const std::vector<float> wv = to_floats(w), bv = to_floats(b), scv = to_floats(sc), shv = to_floats(sh);
+  const int64_t stats = cfg.kind == Kind::Group      ? N * G
+                        : cfg.kind == Kind::Instance ? N * C
+                        : cfg.kind == Kind::Batch    ? C
+                                                     : N * S;
+  std::vector<float> mean = poisoned_f32(stats), rstd = poisoned_f32(stats);
+  ForwardIO io;
+  io.dtype = cfg.dtype;
+  io.x = xb.data();
+  io.y = yb.data();
+  io.gamma = has_affine ? wv.data() : nullptr;
+  io.beta = has_beta ? bv.data() : nullptr;
+  if (cfg.modulate) io.modulation = {scv.data(), shv.data()};
+  io.activation = cfg.silu ? Activation::SiLU : Activation::None;
+  io.residual = cfg.residual ? rb.data() : nullptr;
+  io.mean = mean.data();
+  io.rstd = rstd.data();
+  std::vector<float> dw = poisoned_f32(C), db = poisoned_f32(C), dsc = poisoned_f32(N * C), dsh = poisoned_f32(N * C);
+  BackwardIO bio;
+  bio.dtype = cfg.dtype;
+  bio.x = xb.data();
+  bio.dy = dyb.data();
+  bio.dx = dxb.data();
+  bio.gamma = io.gamma;
+  bio.beta = io.beta;
+  bio.modulation = io.modulation;
+  bio.activation = io.activation;
+  bio.mean = mean.data();
+  bio.rstd = rstd.data();
+  bio.dgamma = has_affine ? dw.data() : nullptr;
+  bio.dbeta = has_beta ? db.data() : nullptr;
+  bio.dscale = cfg.modulate ? dsc.data() : nullptr;
+  bio.dshift = cfg.modulate ? dsh.data() : nullptr;
+
+  const std::optional<float> rms_eps = cfg.kind == Kind::Rms ? cfg.eps : std::optional<float>(eps);
+  switch (cfg.kind) {
+    case Kind::Group:
+      group_norm_forward(shape, G, eps, io, arena);
+      group_norm_backward(shape, G, eps, bio, arena);
+      break;
+    case Kind::Instance: {
+      const InstanceNormOptions o{eps, 0.1f, true};
+      instance_norm_forward(shape, o, {}, io, arena);
+      instance_norm_backward(shape, o, false, bio, arena);
+      break;
+    }
+    case Kind::Batch: {
+      const BatchNormOptions o{eps, 0.1f, true};
+      batch_norm_forward(shape, o, {}, io, arena);
+      batch_norm_backward(shape, o, false, bio, arena);
+      break;
+    }
+    case Kind::LayerNorm:
+      layer_norm_forward(N, S, C, eps, io, arena);
+      layer_norm_backward(N, S, C, eps, bio, arena);
+      break;
+    case Kind::Rms:
+      rms_norm_forward(N * S, C, rms_eps, io, arena);
+      rms_norm_backward(N * S, C, rms_eps, bio, arena);
+      break;
+    case Kind::Pixel:
+      pixel_norm_forward(shape, eps, io, arena);
+      pixel_norm_backward(shape, eps, bio, arena);
+      break;
+  }
+
+  const torch::Tensor y_ours = from_buffer(yb, N, C, S, cfg.layout);
+  const torch::Tensor dx_ours = from_buffer(dxb, N, C, S, cfg.layout);
+  const torch::Tensor y_ref = y.detach(), dx_ref = xr.grad();
+  ASSERT_TRUE(all_finite(y_ours)) << "forward produced NaN/Inf";
+  ASSERT_TRUE(all_finite(dx_ours)) << "backward produced NaN/Inf";
+  // dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) cancels terms of size rstd·|dx̂|; with few
+  // values per statistic the result is far smaller than its terms (n = 1: exactly 0), so
+  // dx errors are measured against max(max|dx|, max rstd·|dx̂|).
+  torch::Tensor r_elem;
+  switch (cfg.kind) {
+    case Kind::Group: r_elem = torch::rsqrt(x.reshape({N, G, -1}).var(2, false, true) + double(eps)).expand({N, G, C / G * S}).reshape({N, C, S}); break;
+    case Kind::Instance: r_elem = torch::rsqrt(x.var(2, false, true) + double(eps)); break;
+    case Kind::Batch: r_elem = torch::rsqrt(x.var(std::vector<int64_t>{0, 2}, false, true) + double(eps)); break;
+    case Kind::LayerNorm: r_elem = torch::rsqrt(x.var(1, false, true) + double(eps)); break;
+    default: r_elem = torch::rsqrt(x.pow(2).mean(1, true) + double(eps)); break;
+  }
+  const double dx_scale = std::max(dx_ref.abs().max().item<double>(), (r_elem * xh.grad()).abs().max().item<double>());
+  const double dx_err = (dx_ours - dx_ref).abs().max().item<double>() / dx_scale;
+  if (cfg.dtype == DType::F32) {
+    const Tolerance tol = fp32_tolerance(cfg.offset);
+    EXPECT_LE(rel_err(y_ours, y_ref), tol.fwd) << "y";
+    EXPECT_LE(dx_err, tol.bwd) << "dx";
+  } else {
+    EXPECT_LE(ulp_err(y_ours, y_ref, cfg.dtype, 2e-6), 1.0) << "y (storage ulps)";
+    // dx is rounded once more than its fp32 error: one rounding of the result.
+    EXPECT_LE(ulp_err(dx_ours, dx_ref, cfg.dtype, 1e-5 * dx_scale / std::max(dx_ref.abs().max().item<double>(), 1e-300)), 1.0) << "dx (storage ulps)";
+  }
+  // Parameter gradients are sums; measured against max(max|ref|, the largest sum of
+  // |terms|), which only differs when the terms cancel (e.g. one value per statistic).
+  const double ptol = cfg.dtype == DType::F32 ? fp32_tolerance(cfg.offset).bwd : 1e-5;
+  auto param_err = [](const torch::Tensor& got, const torch::Tensor& ref, const torch::Tensor& terms) {
+    const double scale = std::max(ref.abs().max().item<double>(), terms.max().item<double>());
+    return (got - ref).abs().max().item<double>() / std::max(scale, 1e-300);
+  };
+  const torch::Tensor dz = z.grad();
+  if (has_affine)
+    EXPECT_LE(param_err(from_floats(dw, {C}), wr.grad(), (dz * xh).detach().abs().sum(std::vector<int64_t>{0, 2})), ptol)
+        << "dgamma";
+  if (has_beta)
+    EXPECT_LE(param_err(from_floats(db, {C}), br.grad(), dz.abs().sum(std::vector<int64_t>{0, 2})), ptol) << "dbeta";
+  if (cfg.modulate) {
+    const torch::Tensor du = u.grad();
+    EXPECT_LE(param_err(from_floats(dsc, {N, C}), scr.grad(), (du * z).detach().abs().sum(2)), ptol) << "dscale";
+    EXPECT_LE(param_err(from_floats(dsh, {N, C}), shr.grad(), du.abs().sum(2)), ptol) << "dshift";
+  }
+  // The reported statistics: mean and rstd of the biased variance (RMS: of the mean square).
+  if (cfg.kind == Kind::Group || cfg.kind == Kind::LayerNorm || cfg.kind == Kind::Instance ||
+      cfg.kind == Kind::Batch) {
+    torch::Tensor xs = cfg.kind == Kind::Group      ? x.reshape({N * G, -1})
+                       : cfg.kind == Kind::Instance ? x.reshape({N * C, S})
+                       : cfg.kind == Kind::Batch    ? x.permute({1, 0, 2}).reshape({C, -1})
+                                                    : x.permute({0, 2, 1}).reshape({N * S, C});
+    torch::Tensor m_ref = xs.mean(1), r_ref = torch::rsqrt(xs.var(1, false) + double(eps));
+    EXPECT_LE((from_floats(mean, {stats}) - m_ref).abs().max().item<double>(),
+              1e-6 * (xs.abs().max().item<double>() + 1e-30))
+        << "mean";
+    EXPECT_LE(rel_err(from_floats(rstd, {stats}), r_ref), 1e-5) << "rstd";
+  }
+}
+
+std::vector<Kind> all_kinds() {
+  return {Kind::Group, Kind::Instance, Kind::Batch, Kind::LayerNorm, Kind::Rms, Kind::Pixel};
+}
+std::vector<Layout> layouts_of(Kind k) {
+  // LayerNorm and RMSNorm are row ops over the last dim ([B, T, D] is channels-last).
+  if (k == Kind::LayerNorm || k == Kind::Rms) return {Layout::NHWC};
+  return {Layout::NCHW, Layout::NHWC};
+}
+
+class LayerTest : public ::testing::TestWithParam<Kind> {};
+
+TEST_P(LayerTest, Fp32ForwardBackwardWithOffsets) {
+  for (Layout layout : layouts_of(GetParam()))
+    for (bool affine : {true, false})
+      for (double offset : {0.0, 100.0, 1e4})
+        for (int rep = 0; rep < 2; ++rep) {
+          Config c{GetParam(), layout};
+          c.affine = affine;
+          c.offset = offset;
+          run(c);
+        }
+}
+
+TEST_P(LayerTest, Fp32ExtremeMagnitudes) {
+  for (Layout layout : layouts_of(GetParam()))
+    for (double scale : {1e-15, 1e-3, 1e3, 1e15}) {
+      Config c{GetParam(), layout};
+      c.scale = scale;
+      c.offset = 3;
+      run(c);
+    }
+}
+
+TEST_P(LayerTest, LongReductions) {
+  for (Layout layout : layouts_of(GetParam())) {
+    Config c{GetParam(), layout};
+    c.large = true;
+    c.offset = 50;
+    run(c);
+  }
+}
+
+TEST_P(LayerTest, HalfStorageWithinOneRounding) {
+  for (DType dtype : {DType::BF16, DType::F16})
+    for (Layout layout : layouts_of(GetParam()))
+      for (double offset : {0.0, 10.0}) {
+        Config c{GetParam(), layout, dtype};
+        c.offset = offset;
+        run(c);
+      }
+}
+
+TEST_P(LayerTest, FusedSiluAndResidual) {
+  for (Layout layout : layouts_of(GetParam()))
+    for (DType dtype : {DType::F32, DType::BF16}) {
+      Config c{GetParam(), layout, dtype};
+      c.silu = true;
+      c.residual = true;
+      run(c);
+      c.residual = false;
+      run(c);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Norm, LayerTest, ::testing::ValuesIn(all_kinds()),
+                         [](const auto& info) { return std::string(kind_name(info.param)); });
+
+// AdaGN (scale-shift GroupNorm, diffusers ResnetBlock2D "scale_shift" + SiLU) and AdaLN
+// (DiT: LayerNorm without affine, modulated) in every storage type.
+TEST(Conditioned, AdaGroupNormAndAdaLayerNorm) {
+  for (Kind kind : {Kind::Group, Kind::LayerNorm})
+    for (Layout layout : layouts_of(kind))
+      for (DType dtype : {DType::F32, DType::BF16, DType::F16})
+        for (bool affine : {true, false}) {
+          Config c{kind, layout, dtype};
+          c.affine = affine;
+          c.modulate = true;
+          c.silu = kind == Kind::Group;
+          c.offset = dtype == DType::F32 ? 100.0 : 1.0;
+          run(c);
+          c.silu = !c.silu;
+          c.residual = true;
+          run(c);
+        }
+}
+
+TEST(RmsNorm, DefaultEpsIsFloat32Epsilon) {
+  // Mean square ~1e-8, so eps (1.19e-7) matters.
+  Arena arena;
+  torch::manual_seed(fresh_seed());
+  torch::Tensor x = round_to(1e-4 * torch::randn({3, 37}, f64()), DType::F32);
+  std::vector<float> xv = to_floats(x), y = poisoned_f32(3 * 37), rstd = poisoned_f32(3);
+  ForwardIO io;
+  io.x = xv.data();
+  io.y = y.data();
+  io.rstd = rstd.data();
+  rms_norm_forward(3, 37, std::nullopt, io, arena);
+  const double feps = std::numeric_limits<float>::epsilon();
+  torch::Tensor ref = x * torch::rsqrt(x.pow(2).mean(1, true) + feps);
+  EXPECT_LE(rel_err(from_floats(y, {3, 37}), ref), 2e-6);
+}
+
+TEST(NormSpec, RejectsInconsistentDescriptions) {
+  Arena arena;
+  std::vector<float> x(12), y(12), m(12), r(12);
+  ForwardIO io;
+  io.x = x.data();
+  io.y = y.data();
+  io.mean = m.data();
+  io.rstd = r.data();
+  EXPECT_THROW(group_norm_forward({1, 6, 2, Layout::NCHW}, 4, 1e-5f, io, arena), Error);  // 4 ∤ 6
+  EXPECT_THROW(group_norm_forward({0, 6, 2, Layout::NCHW}, 3, 1e-5f, io, arena), Error);
+  EXPECT_THROW(batch_norm_forward({1, 12, 1, Layout::NCHW}, {}, {}, io, arena), Error);  // 1 value per channel
+  io.dtype = DType::I32;
+  EXPECT_THROW(group_norm_forward({1, 6, 2, Layout::NCHW}, 3, 1e-5f, io, arena), Error);
+}
+
+TEST(Determinism, SameBitsOnRepeatAndAcrossThreadCounts) {
+  torch::manual_seed(fresh_seed());
+  const int64_t N = 2, C = 64, S = 3000;
+  torch::Tensor x = round_to(5 + torch::randn({N, C, S}, f64()), DType::F32);
+  for (Layout layout : {Layout::NCHW, Layout::NHWC}) {
+    Buffer xb = to_buffer(x, layout, DType::F32);
+    std::vector<std::vector<uint8_t>> outs;
+    for (int threads : {1, 2, 1}) {
+      omp_set_num_threads(threads);
+      Arena arena;
+      Buffer yb = poisoned(N * C * S, DType::F32);
+      std::vector<float> mean(N * 8), rstd(N * 8);
+      ForwardIO io;
+      io.x = xb.data();
+      io.y = yb.data();
+      io.mean = mean.data();
+      io.rstd = rstd.data();
+      group_norm_forward({N, C, S, layout}, 8, 1e-5f, io, arena);
+      outs.push_back(yb.bytes);
+    }
+    EXPECT_EQ(outs[0], outs[1]);
+    EXPECT_EQ(outs[0], outs[2]);
+  }
+  omp_set_num_threads(2);
+}
+
+}  // namespace
+}  // namespace diffnorm::test
