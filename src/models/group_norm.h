@@ -1,0 +1,30 @@
+// GroupNorm (torch.nn.GroupNorm, affine) over NHWC activations [N, H, W, C] or tokens
+// [N, T, C], optionally followed by SiLU in the same pass:
+//   y = act(γ · (x − μ_g) / sqrt(σ²_g + eps) + β), statistics per (sample, group).
+#pragma once
+
+#include "diffnorm/norm.h"
+#include "nn/module_path.h"
+
+namespace diffnorm::models {
+
+class GroupNorm {
+ public:
+  GroupNorm(const nn::ModulePath& p, int64_t channels, int64_t groups, float eps)
+      : gamma_(p.param("weight", {channels})), beta_(p.param("bias", {channels})), groups_(groups), eps_(eps) {}
+
+  Tensor forward(const Tensor& x, Activation act = Activation::None) const {
+    NormParams params;
+    params.gamma = gamma_;
+    params.beta = beta_;
+    params.activation = act;
+    return group_norm(x, Layout::NHWC, groups_, eps_, params).y;
+  }
+
+ private:
+  Tensor gamma_, beta_;
+  int64_t groups_;
+  float eps_;
+};
+
+}  // namespace diffnorm::models
