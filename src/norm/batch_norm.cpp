@@ -41,7 +41,6 @@ void batch_norm_forward(const NormShape& shape, const BatchNormOptions& options,
            fmt::format("N={} C={} S={}", shape.n, shape.c, shape.s));
   Moments* stats = arena.allocate_array<Moments>(size_t(C));
   compute_moments(spec, io.dtype, io.x, stats, arena);
-  moments_to_stats(spec, stats, out.mean, out.rstd);
   if (options.training && running.tracked()) {
     int64_t tracked = 1;
     if (running.num_batches_tracked) tracked = ++*running.num_batches_tracked;
@@ -52,7 +51,7 @@ void batch_norm_forward(const NormShape& shape, const BatchNormOptions& options,
       running.var[c] = float((1 - f) * running.var[c] + f * unbiased);
     }
   }
-  norm_apply(spec, out, arena);
+  forward_with_moments(spec, out, stats, arena);
 }
 
 void batch_norm_backward(const NormShape& shape, const BatchNormOptions& options, bool running_tracked,

@@ -138,14 +138,21 @@ void compute_moments(const NormSpec& spec, DType dtype, const void* x, Moments* 
   }
 }
 
-void moments_to_stats(const NormSpec& spec, const Moments* stats, float* mean, float* rstd) {
+void moments_to_stats(const NormSpec& spec, const Moments* stats, float* mean, float* rstd, float* mean_lo) {
   const int64_t count = spec.stat_count();
   for (int64_t k = 0; k < count; ++k) {
     const Moments& m = stats[k];
     const double var = m.count > 0 ? m.m2 / m.count : 0.0;  // biased; mean square for RMS
     mean[k] = spec.center ? float(m.mean) : 0.0f;
+    if (mean_lo) mean_lo[k] = spec.center ? float(m.mean - double(mean[k])) : 0.0f;
     rstd[k] = float(1.0 / std::sqrt(var + double(spec.eps)));
   }
+}
+
+void forward_with_moments(const NormSpec& spec, const ForwardIO& io, const Moments* stats, Arena& arena) {
+  float* mean_lo = arena.allocate_array<float>(size_t(spec.stat_count()));
+  moments_to_stats(spec, stats, io.mean, io.rstd, mean_lo);
+  apply_stats(spec, io, mean_lo, arena);
 }
 
 }  // namespace norm_detail
@@ -173,16 +180,24 @@ void norm_forward(const NormSpec& spec, const ForwardIO& io, Arena& arena) {
   if (!with_stats.rstd) with_stats.rstd = arena.allocate_array<float>(size_t(K));
   Moments* stats = arena.allocate_array<Moments>(size_t(K));
   compute_moments(spec, io.dtype, io.x, stats, arena);
-  moments_to_stats(spec, stats, with_stats.mean, with_stats.rstd);
-  norm_apply(spec, with_stats, arena);
+  forward_with_moments(spec, with_stats, stats, arena);
 }
 
-void norm_apply(const NormSpec& spec, const ForwardIO& io, Arena& arena) {
+void norm_apply(const NormSpec& spec, const ForwardIO& io, Arena& arena) { apply_stats(spec, io, nullptr, arena); }
+
+void norm_detail::apply_stats(const NormSpec& spec, const ForwardIO& io, const float* mean_lo_in, Arena& arena) {
   check_io(spec, io.dtype, io.modulation);
   DN_CHECK(io.x && io.y && io.mean && io.rstd, "norm_apply: x, y, mean and rstd are required");
   const NormShape& sh = spec.shape;
   const int64_t N = sh.n, C = sh.c, S = sh.s;
   const AffineTable aff = make_affine(sh, io.gamma, io.beta, io.modulation, arena);
+  const int64_t K = spec.stat_count();
+  float* zeros = nullptr;
+  if (!mean_lo_in) {
+    zeros = arena.allocate_array<float>(size_t(K));
+    std::fill(zeros, zeros + K, 0.0f);
+  }
+  const float* mean_lo = mean_lo_in ? mean_lo_in : zeros;
   ApplyLayout L;
   L.act = io.activation;
   L.residual = io.residual;
@@ -196,6 +211,7 @@ void norm_apply(const NormSpec& spec, const ForwardIO& io, Arena& arena) {
       L.rows_per_block = S;
       L.vec_stride = aff.stride;
       L.row_m = io.mean;
+      L.row_mlo = mean_lo;
       L.row_r = io.rstd;
       L.vec_a = aff.k;
       L.vec_b = aff.q;
@@ -213,6 +229,7 @@ void norm_apply(const NormSpec& spec, const ForwardIO& io, Arena& arena) {
       L.rows_per_block = C;
       L.vec_stride = S;
       L.vec_m = io.mean;
+      L.vec_mlo = mean_lo;
       L.vec_r = io.rstd;
       L.row_a = a;
       L.row_b = b;
@@ -221,12 +238,14 @@ void norm_apply(const NormSpec& spec, const ForwardIO& io, Arena& arena) {
     const bool shared = spec.reduce == Reduce::Channel;  // no per-sample parameters
     const int64_t blocks = shared ? 1 : N;
     float* m = arena.allocate_array<float>(size_t(blocks * C));
+    float* mlo = arena.allocate_array<float>(size_t(blocks * C));
     float* a = arena.allocate_array<float>(size_t(blocks * C));
     float* b = arena.allocate_array<float>(size_t(blocks * C));
     for (int64_t n = 0; n < blocks; ++n)
       for (int64_t c = 0; c < C; ++c) {
         const int64_t k = spec.stat_index(n, c, 0);
         m[n * C + c] = io.mean[k];
+        mlo[n * C + c] = mean_lo[k];
         a[n * C + c] = io.rstd[k] * aff.k[n * aff.stride + c];
         b[n * C + c] = aff.q[n * aff.stride + c];
       }
@@ -236,16 +255,19 @@ void norm_apply(const NormSpec& spec, const ForwardIO& io, Arena& arena) {
     L.rows_per_block = S;
     L.vec_stride = shared ? 0 : C;
     L.vec_m = m;
+    L.vec_mlo = mlo;
     L.vec_a = a;
     L.vec_b = b;
   } else {  // rows (n, c) of S: scalars
     float* m = arena.allocate_array<float>(size_t(N * C));
+    float* mlo = arena.allocate_array<float>(size_t(N * C));
     float* a = arena.allocate_array<float>(size_t(N * C));
     float* b = arena.allocate_array<float>(size_t(N * C));
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < C; ++c) {
         const int64_t k = spec.stat_index(n, c, 0);
         m[n * C + c] = io.mean[k];
+        mlo[n * C + c] = mean_lo[k];
         a[n * C + c] = io.rstd[k] * aff.k[n * aff.stride + c];
         b[n * C + c] = aff.q[n * aff.stride + c];
       }
@@ -253,6 +275,7 @@ void norm_apply(const NormSpec& spec, const ForwardIO& io, Arena& arena) {
     L.rows = N * C;
     L.width = S;
     L.row_m = m;
+    L.row_mlo = mlo;
     L.row_a = a;
     L.row_b = b;
   }

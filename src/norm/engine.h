@@ -11,7 +11,15 @@ namespace diffnorm::norm_detail {
 void compute_moments(const NormSpec& spec, DType dtype, const void* x, Moments* stats, Arena& arena);
 
 /// mean (0 for the RMS family) and rstd = 1/sqrt(var + eps), var = M2/count (biased), or
-/// mean-square + eps for the RMS family; computed in double, rounded once.
-void moments_to_stats(const NormSpec& spec, const Moments* stats, float* mean, float* rstd);
+/// mean-square + eps for the RMS family; computed in double, rounded once. mean_lo
+/// (optional) receives mean − float(mean), the part the fp32 mean cannot hold.
+void moments_to_stats(const NormSpec& spec, const Moments* stats, float* mean, float* rstd,
+                      float* mean_lo = nullptr);
+
+/// norm_apply with the low part of the mean (null = 0).
+void apply_stats(const NormSpec& spec, const ForwardIO& io, const float* mean_lo, Arena& arena);
+
+/// Statistics then apply, with the mean's low part: the body of norm_forward.
+void forward_with_moments(const NormSpec& spec, const ForwardIO& io, const Moments* stats, Arena& arena);
 
 }  // namespace diffnorm::norm_detail

@@ -39,7 +39,6 @@ void instance_norm_forward(const NormShape& shape, const InstanceNormOptions& op
   }
   Moments* stats = arena.allocate_array<Moments>(size_t(N * C));
   compute_moments(spec, io.dtype, io.x, stats, arena);
-  moments_to_stats(spec, stats, out.mean, out.rstd);
   if (options.training && running.tracked()) {
     const double m = shape.s;
     DN_CHECK(m > 1, "instance_norm: training with running statistics needs more than 1 value per instance, got S={}",
@@ -55,7 +54,7 @@ void instance_norm_forward(const NormShape& shape, const InstanceNormOptions& op
       running.var[c] = float((1 - f) * running.var[c] + f * var / double(N));
     }
   }
-  norm_apply(spec, out, arena);
+  forward_with_moments(spec, out, stats, arena);
 }
 
 void instance_norm_backward(const NormShape& shape, const InstanceNormOptions& options, bool running_tracked,

@@ -208,8 +208,11 @@ void ApplyT(const T* x, T* y, const ApplyLayout& L) {
     const int64_t c0 = (item % pieces) * kPiece, c1 = std::min(L.width, c0 + kPiece);
     const int64_t vo = (row / L.rows_per_block) * L.vec_stride;
     const int64_t ro = row * L.width;
-    VF sm = hn::Zero(d), sr = hn::Zero(d), sa = hn::Zero(d), sb = hn::Zero(d);
-    if constexpr (Mode == ApplyMode::Scalar || Mode == ApplyMode::RowStats) sm = hn::Set(d, L.row_m[row]);
+    VF sm = hn::Zero(d), slo = hn::Zero(d), sr = hn::Zero(d), sa = hn::Zero(d), sb = hn::Zero(d);
+    if constexpr (Mode == ApplyMode::Scalar || Mode == ApplyMode::RowStats) {
+      sm = hn::Set(d, L.row_m[row]);
+      slo = hn::Set(d, L.row_mlo[row]);
+    }
     if constexpr (Mode == ApplyMode::RowStats) sr = hn::Set(d, L.row_r[row]);
     if constexpr (Mode == ApplyMode::Scalar || Mode == ApplyMode::ColStats) {
       sa = hn::Set(d, L.row_a[row]);
@@ -219,17 +222,18 @@ void ApplyT(const T* x, T* y, const ApplyLayout& L) {
       const int64_t w = std::min(N, c1 - c);
       const VF v = LoadPart(x + ro + c, w);
       VF out;
+      // x − m_hi is exact near the mean (Sterbenz); then the low part.
       if constexpr (Mode == ApplyMode::Scalar) {
-        out = hn::MulAdd(hn::Sub(v, sm), sa, sb);
+        out = hn::MulAdd(hn::Sub(hn::Sub(v, sm), slo), sa, sb);
       } else if constexpr (Mode == ApplyMode::VecAffine) {
-        out = hn::MulAdd(hn::Sub(v, LoadVecPart(L.vec_m + vo + c, w)), LoadVecPart(L.vec_a + vo + c, w),
-                         LoadVecPart(L.vec_b + vo + c, w));
+        const VF centred = hn::Sub(hn::Sub(v, LoadVecPart(L.vec_m + vo + c, w)), LoadVecPart(L.vec_mlo + vo + c, w));
+        out = hn::MulAdd(centred, LoadVecPart(L.vec_a + vo + c, w), LoadVecPart(L.vec_b + vo + c, w));
       } else if constexpr (Mode == ApplyMode::RowStats) {
-        out = hn::MulAdd(hn::Mul(hn::Sub(v, sm), sr), LoadVecPart(L.vec_a + vo + c, w),
+        out = hn::MulAdd(hn::Mul(hn::Sub(hn::Sub(v, sm), slo), sr), LoadVecPart(L.vec_a + vo + c, w),
                          LoadVecPart(L.vec_b + vo + c, w));
       } else {
-        out = hn::MulAdd(hn::Mul(hn::Sub(v, LoadVecPart(L.vec_m + vo + c, w)), LoadVecPart(L.vec_r + vo + c, w)),
-                         sa, sb);
+        const VF centred = hn::Sub(hn::Sub(v, LoadVecPart(L.vec_m + vo + c, w)), LoadVecPart(L.vec_mlo + vo + c, w));
+        out = hn::MulAdd(hn::Mul(centred, LoadVecPart(L.vec_r + vo + c, w)), sa, sb);
       }
       if (silu) out = Silu(out);
       if (res) out = hn::Add(out, LoadPart(res + ro + c, w));

@@ -59,7 +59,9 @@ void col_moments(DType dtype, const void* x, const ColLayout& layout, bool cente
 /// y = ((x − m)·r)·a + b, then the epilogue (act, + residual), over a contiguous
 /// rows × width matrix. Each of m, r, a, b is either a per-row scalar (row_*[row]) or a
 /// per-block vector (vec_*[block·vec_stride + col], block = row / rows_per_block), as
-/// the mode says; r is folded into a in the modes that do not name it.
+/// the mode says; r is folded into a in the modes that do not name it. m is given as
+/// m + m_lo (m_lo the rounding error of the fp32 mean, row_mlo / vec_mlo beside row_m /
+/// vec_m, never null) so that x − m stays exact when |mean| ≫ spread.
 enum class ApplyMode : uint8_t {
   Scalar,     // m, a, b per row
   VecAffine,  // m, a, b per column (vectors)
@@ -69,8 +71,8 @@ enum class ApplyMode : uint8_t {
 struct ApplyLayout {
   int64_t rows = 0, width = 0, rows_per_block = 1, vec_stride = 0;
   ApplyMode mode = ApplyMode::Scalar;
-  const float *row_m = nullptr, *row_r = nullptr, *row_a = nullptr, *row_b = nullptr;
-  const float *vec_m = nullptr, *vec_r = nullptr, *vec_a = nullptr, *vec_b = nullptr;
+  const float *row_m = nullptr, *row_mlo = nullptr, *row_r = nullptr, *row_a = nullptr, *row_b = nullptr;
+  const float *vec_m = nullptr, *vec_mlo = nullptr, *vec_r = nullptr, *vec_a = nullptr, *vec_b = nullptr;
   Activation act = Activation::None;
   const void* residual = nullptr;
 };

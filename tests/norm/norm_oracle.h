@@ -86,13 +86,12 @@ inline double rel_err(const torch::Tensor& got, const torch::Tensor& ref) {
 }
 
 /// Worst |got − ref| in units of the storage type's spacing at |ref| (ulp of bf16/f16),
-/// plus `abs_slack`·max|ref| forgiven for values near zero.
-inline double ulp_err(const torch::Tensor& got, const torch::Tensor& ref, DType dtype, double abs_slack) {
+/// after forgiving an absolute `slack` (the fp32 computation's own error near zero).
+inline double ulp_err(const torch::Tensor& got, const torch::Tensor& ref, DType dtype, double slack) {
   const int mant = dtype == DType::BF16 ? 7 : 10;
   const double min_exp = dtype == DType::BF16 ? -126 : -14;
   torch::Tensor e = torch::floor(torch::log2(ref.abs().clamp_min(1e-300))).clamp_min(min_exp);
   torch::Tensor ulp = torch::pow(2.0, e - mant);
-  const double slack = abs_slack * ref.abs().max().item<double>();
   return (((got - ref).abs() - slack).clamp_min(0) / ulp).max().item<double>();
 }
 
