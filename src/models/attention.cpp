@@ -1,7 +1,7 @@
 #include "models/attention.h"
-#include "models/kernels.h"
 
-#include <cmath>
+#include "models/kernels.h"
+#include "ops/attention.h"
 
 namespace diffnorm::models {
 
@@ -31,8 +31,7 @@ Tensor Attention::forward(const Tensor& x, const Tensor& context, const Activati
     capture->tokens(path_ + ".to_k", k);
     capture->tokens(path_ + ".to_v", v);
   }
-  const float scale = float(1.0 / std::sqrt(double(o_.dim_head)));
-  Tensor out = to_out_.forward(attention(q, k, v, o_.heads, scale, false));
+  Tensor out = to_out_.forward(ops::attention(q, k, v, {o_.heads, /*causal=*/false}));
   if (capture) capture->tokens(path_ + ".to_out.0", out);
   if (o_.residual_connection) add_(out, tokens);
   return out.reshape(x.shape());

@@ -1,4 +1,5 @@
 #include "models/basic_transformer_block.h"
+
 #include "models/kernels.h"
 
 namespace diffnorm::models {

@@ -1,14 +1,13 @@
 #include "models/clip_encoder_layer.h"
-#include "models/kernels.h"
 
-#include <cmath>
+#include "models/kernels.h"
+#include "ops/attention.h"
 
 namespace diffnorm::models {
 
 CLIPEncoderLayer::CLIPEncoderLayer(const nn::ModulePath& p, const CLIPTextConfig& c)
     : path_(p.path()),
       heads_(c.num_attention_heads),
-      q_scale_(float(1.0 / std::sqrt(double(c.hidden_size / c.num_attention_heads)))),
       act_(c.hidden_act == "gelu" ? Act::GELU : Act::QuickGELU),
       layer_norm1_(p / "layer_norm1", c.hidden_size, float(c.layer_norm_eps)),
       layer_norm2_(p / "layer_norm2", c.hidden_size, float(c.layer_norm_eps)),
@@ -23,10 +22,9 @@ Tensor CLIPEncoderLayer::forward(const Tensor& x, const ActivationCapture* captu
   const std::string& p = path_;
   const Tensor n1 = layer_norm1_.forward(x);
   if (capture) capture->tokens(p + ".layer_norm1", n1);
-  // transformers scales q (after its bias) before q kᵀ; the kernel's scale is then 1.
-  Tensor q = q_proj_.forward(n1);
-  scale_(q, q_scale_);
-  const Tensor a = out_proj_.forward(attention(q, k_proj_.forward(n1), v_proj_.forward(n1), heads_, 1.0f, true));
+  // The kernel applies head_dim^-0.5 to the scores (transformers scales q: same up to rounding).
+  const Tensor a = out_proj_.forward(ops::attention(q_proj_.forward(n1), k_proj_.forward(n1), v_proj_.forward(n1),
+                                                    {heads_, /*causal=*/true}));
   if (capture) capture->tokens(p + ".self_attn", a);
   Tensor h = x.clone();
   add_(h, a);

@@ -22,7 +22,6 @@ class CLIPEncoderLayer {
  private:
   std::string path_;
   int64_t heads_;
-  float q_scale_;
   Act act_;
   LayerNorm layer_norm1_, layer_norm2_;
   Linear q_proj_, k_proj_, v_proj_, out_proj_, fc1_, fc2_;

@@ -4,7 +4,6 @@
 
 #include "core/check.h"
 #include "nn/component.h"
-#include "models/kernels.h"
 
 namespace diffnorm::models {
 

@@ -18,59 +18,6 @@ void check_f32_contiguous(const Tensor& t, const char* what) {
 
 }  // namespace
 
-Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, bool causal) {
-  check_f32_contiguous(q, "attention q");
-  check_f32_contiguous(k, "attention k");
-  check_f32_contiguous(v, "attention v");
-  const int64_t b = q.size(0), tq = q.size(1), inner = q.size(2), tk = k.size(1);
-  DN_CHECK(k.size(0) == b && v.size(0) == b && k.size(2) == inner && v.size(2) == inner && v.size(1) == tk &&
-               inner % heads == 0,
-           "attention: q {}, k {}, v {} do not fit {} heads", q.describe(), k.describe(), v.describe(), heads);
-  const int64_t d = inner / heads;
-  Tensor out = Tensor::empty({b, tq, inner});
-  const float* qp = q.data<float>();
-  const float* kp = k.data<float>();
-  const float* vp = v.data<float>();
-  float* op = out.data<float>();
-#pragma omp parallel
-  {
-    std::vector<float> p(static_cast<std::size_t>(tk));
-    std::vector<float> acc(static_cast<std::size_t>(d));
-#pragma omp for collapse(3) schedule(static)
-    for (int64_t bi = 0; bi < b; ++bi)
-      for (int64_t h = 0; h < heads; ++h)
-        for (int64_t i = 0; i < tq; ++i) {
-          const float* qi = qp + (bi * tq + i) * inner + h * d;
-          const int64_t keys = causal ? std::min(i + 1, tk) : tk;
-          float mx = -INFINITY;
-          for (int64_t j = 0; j < keys; ++j) {
-            const float* kj = kp + (bi * tk + j) * inner + h * d;
-            float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-            for (int64_t c = 0; c < d; ++c) s += qi[c] * kj[c];
-            p[j] = s * scale;
-            mx = std::max(mx, p[j]);
-          }
-          float sum = 0.0f;
-          for (int64_t j = 0; j < keys; ++j) {
-            p[j] = std::exp(p[j] - mx);
-            sum += p[j];
-          }
-          std::fill(acc.begin(), acc.end(), 0.0f);
-          for (int64_t j = 0; j < keys; ++j) {
-            const float* vj = vp + (bi * tk + j) * inner + h * d;
-            const float w = p[j];
-#pragma omp simd
-            for (int64_t c = 0; c < d; ++c) acc[c] += w * vj[c];
-          }
-          float* oi = op + (bi * tq + i) * inner + h * d;
-          const float inv = 1.0f / sum;
-          for (int64_t c = 0; c < d; ++c) oi[c] = acc[c] * inv;
-        }
-  }
-  return out;
-}
-
 void activate_(Tensor& x, Act act) {
   check_f32_contiguous(x, "activation");
   float* p = x.data<float>();

@@ -1,6 +1,5 @@
-// Plain fp32 kernels the networks need that src/ops does not provide yet (multi-head
-// attention, activations, elementwise adds, NHWC resampling / concat, the timestep
-// sinusoid). Simple OpenMP loops over contiguous tensors: the networks call
+// Plain fp32 kernels the networks need that src/ops does not provide yet (activations,
+// elementwise adds, NHWC resampling / concat, the timestep sinusoid). Simple OpenMP loops over contiguous tensors: the networks call
 // only these entry points, so a faster implementation replaces them in one place.
 #pragma once
 
@@ -9,12 +8,6 @@
 #include "diffnorm/tensor.h"
 
 namespace diffnorm::models {
-
-/// Multi-head scaled dot-product attention on packed heads:
-/// q [B, Tq, H·d], k and v [B, Tk, H·d] (any row stride in the last-but-one dim is not
-/// supported: contiguous) -> [B, Tq, H·d];
-/// out_h = softmax(scale · q_h k_hᵀ (+ causal mask: key j > query i excluded)) v_h.
-Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, int64_t heads, float scale, bool causal);
 
 enum class Act { SiLU, GELU, QuickGELU };
 /// Elementwise in place: SiLU x·σ(x); GELU x·Φ(x) (exact erf); QuickGELU x·σ(1.702x).

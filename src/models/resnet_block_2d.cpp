@@ -1,4 +1,5 @@
 #include "models/resnet_block_2d.h"
+
 #include "models/kernels.h"
 
 namespace diffnorm::models {

@@ -1,8 +1,8 @@
 // TimestepEmbedding (diffusers): linear_2(SiLU(linear_1(x))), [B, in] -> [B, out].
 #pragma once
 
-#include "models/linear.h"
 #include "models/kernels.h"
+#include "models/linear.h"
 
 namespace diffnorm::models {
 

@@ -3,8 +3,8 @@
 #include <cstring>
 
 #include "core/check.h"
-#include "nn/component.h"
 #include "models/kernels.h"
+#include "nn/component.h"
 
 namespace diffnorm::models {
 

@@ -1,4 +1,5 @@
 #include "models/vae_decoder.h"
+
 #include "models/kernels.h"
 
 namespace diffnorm::models {

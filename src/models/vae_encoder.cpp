@@ -1,4 +1,5 @@
 #include "models/vae_encoder.h"
+
 #include "models/kernels.h"
 
 namespace diffnorm::models {
