@@ -41,6 +41,8 @@ class SafeTensorsFile {
   bool contains(std::string_view name) const { return find(name) != nullptr; }
   const TensorInfo* find(std::string_view name) const;
   /// Zero-copy view of a tensor (keeps the mapping alive); Error if the name is absent.
+  /// A tensor whose offset leaves it misaligned for its dtype (legal in the format) is
+  /// returned as an aligned copy instead.
   Tensor get(std::string_view name) const;
 
  private:
