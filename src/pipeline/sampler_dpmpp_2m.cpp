@@ -1,6 +1,8 @@
 #include "pipeline/sampler_dpmpp_2m.h"
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 
 #include "core/check.h"
 #include "pipeline/sampler_ops.h"
@@ -10,6 +12,66 @@ namespace diffnorm {
 
 namespace {
 
+// torch.exp on a float32 tensor (even 0-dim) runs SLEEF's Sleef_expf8_u10 (AVX2, FMA), which
+// is not correctly rounded; diffusers' exp(-h) needs its exact value. exp(d) = 2^q e^s with
+// q = rint(d / ln 2), s = d - q ln 2 (Cody-Waite, two parts) and a degree-6 polynomial.
+float sleef_expf(float d) {
+  const int q = int(std::nearbyint(d * 1.442695040888963407359924681001892137426645954152985934135449406931f));
+  float s = std::fma(float(q), -0.693145751953125f, d);
+  s = std::fma(float(q), -1.428606765330187045e-06f, s);
+  float u = 0.000198527617612853646278381f;
+  for (float c : {0.00139304355252534151077271f, 0.00833336077630519866943359f, 0.0416664853692054748535156f,
+                  0.166666671633720397949219f, 0.5f})
+    u = std::fma(u, s, c);
+  u = 1.0f + std::fma(s * s, u, s);
+  // ldexp in two halves (SLEEF's vldexp2), exact for the normal range used here.
+  return u * std::ldexp(1.0f, q >> 1) * std::ldexp(1.0f, q - (q >> 1));
+}
+
+// torch.log on float32 runs SLEEF's Sleef_logf8_u10 (xlogf_u1, AVX2 with FMA): a double-float
+// evaluation of log(m) = 2 atanh((m - 1) / (m + 1)) plus e ln2, which differs from a correctly
+// rounded logf in about 1% of inputs. Positive normal inputs only (alphas and sigmas are).
+struct FloatPair {
+  float x, y;  // value x + y, |y| <= ulp(x) / 2
+};
+FloatPair df_add2(float a, float b) {  // exact sum of two floats
+  const float s = a + b, v = s - a;
+  return {s, (a - (s - v)) + (b - v)};
+}
+FloatPair df_add(FloatPair a, FloatPair b) {  // |a| >= |b|
+  const float s = a.x + b.x;
+  return {s, (((a.x - s) + b.x) + a.y) + b.y};
+}
+FloatPair df_add(FloatPair a, float b) {  // |a| >= |b|
+  const float s = a.x + b;
+  return {s, ((a.x - s) + b) + a.y};
+}
+FloatPair df_mul(FloatPair a, float b) {
+  const float s = a.x * b;
+  return {s, std::fma(a.y, b, std::fma(a.x, b, -s))};
+}
+FloatPair df_div(FloatPair n, FloatPair d) {
+  const float t = 1.0f / d.x;
+  const float s = n.x * t;
+  const float u = std::fma(t, n.x, -s);
+  const float v = std::fma(-d.y, t, std::fma(-d.x, t, 1.0f));  // 1 - d.x t - d.y t
+  return {s, std::fma(s, v, std::fma(n.y, t, u))};
+}
+
+float sleef_logf(float d) {
+  const int32_t e = int32_t((std::bit_cast<uint32_t>(d * (1.0f / 0.75f)) >> 23) & 0xff) - 0x7f;
+  const float m = std::bit_cast<float>(std::bit_cast<int32_t>(d) + (-e << 23));  // d / 2^e
+  FloatPair s = df_mul({0.69314718246459960938f, -1.904654323148236017e-09f}, float(e));
+  const FloatPair x = df_div(df_add2(-1.0f, m), df_add2(1.0f, m));
+  const float x2 = x.x * x.x;
+  float t = 0.3027294874e+0f;
+  t = std::fma(t, x2, 0.3996108174e+0f);
+  t = std::fma(t, x2, 0.6666694880e+0f);
+  s = df_add(s, FloatPair{x.x * 2.0f, x.y * 2.0f});
+  s = df_add(s, (x2 * x.x) * t);
+  return s.x + s.y;
+}
+
 struct AlphaSigma {
   float alpha, sigma, lambda;
 };
@@ -18,7 +80,7 @@ struct AlphaSigma {
 AlphaSigma alpha_sigma(float sigma) {
   const float alpha_t = 1.0f / std::sqrt(sigma * sigma + 1.0f);
   const float sigma_t = sigma * alpha_t;
-  return {alpha_t, sigma_t, std::log(alpha_t) - std::log(sigma_t)};
+  return {alpha_t, sigma_t, sleef_logf(alpha_t) - sleef_logf(sigma_t)};
 }
 
 }  // namespace
@@ -85,7 +147,7 @@ Tensor DpmPp2mSampler::step_impl(const Tensor& model_output, const Tensor& sampl
   const AlphaSigma st = alpha_sigma(sigmas_[i + 1]);
   const float h = st.lambda - s0.lambda;
   const float ratio = st.sigma / s0.sigma;
-  const float x0_coef = st.alpha * (std::exp(-h) - 1.0f);
+  const float x0_coef = st.alpha * (sleef_expf(-h) - 1.0f);
   Tensor result;
   if (lower_order_nums_ < 1 || lower_order_final) {
     result = sampler_ops::map(sample, x0, [=](float x, float m) { return ratio * x - x0_coef * m; });
