@@ -127,10 +127,9 @@ void run_activation(ActivationKind kind, const char* name, const Tensor& x, Tens
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
   const int64_t n = x.numel();
-  const auto kernel = HWY_DYNAMIC_DISPATCH(Activation);
 #pragma omp parallel for schedule(static) if (n > 2 * kChunk)
   for (int64_t start = 0; start < n; start += kChunk)
-    kernel(kind, xp + start, yp + start, size_t(std::min(kChunk, n - start)));
+    HWY_DYNAMIC_DISPATCH(Activation)(kind, xp + start, yp + start, size_t(std::min(kChunk, n - start)));
 }
 
 Tensor new_activation(ActivationKind kind, const char* name, const Tensor& x) {
@@ -162,10 +161,9 @@ void geglu(const Tensor& x, Tensor& y) {
   const int64_t rows_per_item = std::max<int64_t>(1, kChunk / features);
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
-  const auto kernel = HWY_DYNAMIC_DISPATCH(GegluRows);
 #pragma omp parallel for schedule(static) if (rows > 2 * rows_per_item)
   for (int64_t r = 0; r < rows; r += rows_per_item)
-    kernel(xp + r * 2 * features, yp + r * features, size_t(std::min(rows_per_item, rows - r)), size_t(features));
+    HWY_DYNAMIC_DISPATCH(GegluRows)(xp + r * 2 * features, yp + r * features, size_t(std::min(rows_per_item, rows - r)), size_t(features));
 }
 
 Tensor geglu(const Tensor& x) {

@@ -23,7 +23,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 // One row of scores in place: row[j] = exp(row[j] - max) for j < valid, 0 for
 // valid <= j < total. Returns the sum of the exponentials (>= 1: the max term is 1).
-float SoftmaxNumerator(float* row, size_t valid, size_t total) {
+HWY_INLINE float SoftmaxNumerator(float* row, size_t valid, size_t total) {
   const hn::ScalableTag<float> d;
   const size_t lanes = hn::Lanes(d);
   auto vmax = hn::Set(d, -HUGE_VALF);
@@ -53,13 +53,22 @@ float SoftmaxNumerator(float* row, size_t valid, size_t total) {
   return hn::GetLane(hn::SumOfLanes(d, vsum));
 }
 
+// A block of score rows [rows, keys] (row stride ld) in place: the softmax numerators,
+// and inv_sum[r] = 1 / (row r's sum). Causal: row r (query row0 + r) keeps keys <= row0 + r.
+void SoftmaxBlock(float* scores, size_t ld, size_t rows, size_t keys, size_t row0, bool causal, float* inv_sum) {
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t valid = causal ? std::min(keys, row0 + r + 1) : keys;
+    inv_sum[r] = 1.0f / SoftmaxNumerator(scores + r * ld, valid, keys);
+  }
+}
+
 }  // namespace HWY_NAMESPACE
 }  // namespace diffnorm::ops
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 namespace diffnorm::ops {
-HWY_EXPORT(SoftmaxNumerator);
+HWY_EXPORT(SoftmaxBlock);
 
 int64_t attention_block_rows(int64_t keys) {
   // 256 Ki floats = 1 MiB of scores per block, between 16 and 256 rows.
@@ -119,7 +128,6 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out, c
   const float* kp = k.data<float>();
   const float* vp = v.data<float>();
   float* op = out.data<float>();
-  const auto softmax_numerator = HWY_DYNAMIC_DISPATCH(SoftmaxNumerator);
   const int64_t tasks = batch * heads * blocks;
 
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
@@ -140,10 +148,8 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out, c
 
     // scores = scale * Q_block K^T   ([rows, dh] x [dh, keys]; heads strided by `channels`)
     dnnl_sgemm('N', 'T', rows, keys, head_dim, scale, qb, channels, kb, channels, 0.0f, scores, ld_scores);
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t valid = options.causal ? std::min(keys, row0 + r + 1) : keys;
-      inv_sum[r] = 1.0f / softmax_numerator(scores + r * ld_scores, size_t(valid), size_t(keys));
-    }
+    HWY_DYNAMIC_DISPATCH(SoftmaxBlock)(scores, size_t(ld_scores), size_t(rows), size_t(keys), size_t(row0),
+                                       options.causal, inv_sum);
     // out_block = P V, then each row divided by its softmax denominator.
     dnnl_sgemm('N', 'N', rows, head_dim, keys, 1.0f, scores, ld_scores, vb, channels, 0.0f, ob, channels);
     for (int64_t r = 0; r < rows; ++r)

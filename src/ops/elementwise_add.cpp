@@ -50,10 +50,9 @@ void add_inplace(Tensor& x, const Tensor& y) {
   float* xp = x.data<float>();
   const float* yp = y.data<float>();
   const int64_t n = x.numel();
-  const auto kernel = HWY_DYNAMIC_DISPATCH(AddRange);
 #pragma omp parallel for schedule(static) if (n > 2 * kChunk)
   for (int64_t start = 0; start < n; start += kChunk)
-    kernel(xp + start, yp + start, size_t(std::min(kChunk, n - start)));
+    HWY_DYNAMIC_DISPATCH(AddRange)(xp + start, yp + start, size_t(std::min(kChunk, n - start)));
 }
 
 void add_broadcast_inplace(Tensor& x, const Tensor& v) {
@@ -69,13 +68,12 @@ void add_broadcast_inplace(Tensor& x, const Tensor& v) {
   const int64_t items_per_image = (rows_per_image + rows_per_item - 1) / rows_per_item;
   float* xp = x.data<float>();
   const float* vp = v.data<float>();
-  const auto kernel = HWY_DYNAMIC_DISPATCH(AddRowVector);
 #pragma omp parallel for schedule(static) if (x.numel() > 2 * kChunk)
   for (int64_t item = 0; item < n * items_per_image; ++item) {
     const int64_t image = item / items_per_image;
     const int64_t row0 = (item % items_per_image) * rows_per_item;
     const int64_t rows = std::min(rows_per_item, rows_per_image - row0);
-    kernel(xp + (image * rows_per_image + row0) * c, vp + image * c, size_t(rows), size_t(c));
+    HWY_DYNAMIC_DISPATCH(AddRowVector)(xp + (image * rows_per_image + row0) * c, vp + image * c, size_t(rows), size_t(c));
   }
 }
 

@@ -2,6 +2,7 @@
 // asserted). Run: ops_tests --gtest_also_run_disabled_tests --gtest_filter='*Timing*'
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 
 #include "diffnorm/threads.h"
 #include "ops/attention.h"
@@ -15,16 +16,26 @@ namespace {
 // (1 here); call after the inputs are made.
 void use_all_cores() { set_num_threads(0); }
 
-// Best wall time of `reps` runs after one warm-up, in seconds.
+double process_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+// Best wall time of `reps` runs after one warm-up, in seconds; also prints the CPU time
+// of that run (on a shared, loaded machine CPU time shows the work, wall time the wait).
 template <class F>
 double best_seconds(int reps, F&& f) {
   f();
-  double best = 1e30;
+  double best = 1e30, best_cpu = 0;
   for (int r = 0; r < reps; ++r) {
+    const double c0 = process_cpu_seconds();
     const auto t0 = std::chrono::steady_clock::now();
     f();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (wall < best) best = wall, best_cpu = process_cpu_seconds() - c0;
   }
+  std::printf("  (best run: wall %.2f ms, cpu %.2f ms)\n", best * 1e3, best_cpu * 1e3);
   return best;
 }
 
