@@ -4,11 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include <oneapi/dnnl/dnnl.h>
 
 #include "core/check.h"
-#include "ops/tensor_checks.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "ops/attention.cpp"
@@ -94,12 +94,12 @@ std::size_t attention_scratch_bytes(int64_t keys, int threads) {
 
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out, const AttentionOptions& options,
                Arena* scratch) {
-  check_f32_contiguous(q, "q", "attention");
-  check_f32_contiguous(k, "k", "attention");
-  check_f32_contiguous(v, "v", "attention");
-  check_f32_contiguous(out, "out", "attention");
-  DN_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3,
-           "attention: q, k, v must be [B, T, H*dh], got q {} k {} v {}", q.describe(), k.describe(), v.describe());
+  for (auto [t, name] : {std::pair{&q, "q"}, {&k, "k"}, {&v, "v"}, {&out, "out"}}) {
+    DN_CHECK(t->dtype() == DType::F32 && t->dim() == 3 && (t->size(2) <= 1 || t->strides()[2] == 1) &&
+                 (t->size(1) <= 1 || t->strides()[1] >= t->size(2)),
+             "attention: {} must be f32 [B, T, H*dh] with contiguous, non-overlapping tokens, got {} (strides {})", name,
+             t->describe(), shape_str(t->strides()));
+  }
   const int64_t batch = q.size(0), tq = q.size(1), channels = q.size(2), tk = k.size(1);
   DN_CHECK(k.shape() == v.shape() && k.size(0) == batch && k.size(2) == channels,
            "attention: k and v must be [{}, Tk, {}] like q {}, got k {} v {}", batch, channels, q.describe(),
@@ -128,6 +128,9 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out, c
   const float* kp = k.data<float>();
   const float* vp = v.data<float>();
   float* op = out.data<float>();
+  // Token (row) and batch strides, in floats: views such as slices of a fused QKV projection work.
+  const int64_t q_ld = q.strides()[1], k_ld = k.strides()[1], v_ld = v.strides()[1], o_ld = out.strides()[1];
+  const int64_t q_bs = q.strides()[0], k_bs = k.strides()[0], v_bs = v.strides()[0], o_bs = out.strides()[0];
   const int64_t tasks = batch * heads * blocks;
 
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
@@ -141,19 +144,19 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out, c
 
     float* scores = scratch_base + std::size_t(omp_get_thread_num()) * per_thread_floats(tk);
     float* inv_sum = scores + rows_per_block * ld_scores;
-    const float* qb = qp + (b * tq + row0) * channels + h * head_dim;
-    const float* kb = kp + b * tk * channels + h * head_dim;
-    const float* vb = vp + b * tk * channels + h * head_dim;
-    float* ob = op + (b * tq + row0) * channels + h * head_dim;
+    const float* qb = qp + b * q_bs + row0 * q_ld + h * head_dim;
+    const float* kb = kp + b * k_bs + h * head_dim;
+    const float* vb = vp + b * v_bs + h * head_dim;
+    float* ob = op + b * o_bs + row0 * o_ld + h * head_dim;
 
-    // scores = scale * Q_block K^T   ([rows, dh] x [dh, keys]; heads strided by `channels`)
-    dnnl_sgemm('N', 'T', rows, keys, head_dim, scale, qb, channels, kb, channels, 0.0f, scores, ld_scores);
+    // scores = scale * Q_block K^T   ([rows, dh] x [dh, keys]; rows at the token strides)
+    dnnl_sgemm('N', 'T', rows, keys, head_dim, scale, qb, q_ld, kb, k_ld, 0.0f, scores, ld_scores);
     HWY_DYNAMIC_DISPATCH(SoftmaxBlock)(scores, size_t(ld_scores), size_t(rows), size_t(keys), size_t(row0),
                                        options.causal, inv_sum);
     // out_block = P V, then each row divided by its softmax denominator.
-    dnnl_sgemm('N', 'N', rows, head_dim, keys, 1.0f, scores, ld_scores, vb, channels, 0.0f, ob, channels);
+    dnnl_sgemm('N', 'N', rows, head_dim, keys, 1.0f, scores, ld_scores, vb, v_ld, 0.0f, ob, o_ld);
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t d = 0; d < head_dim; ++d) ob[r * channels + d] *= inv_sum[r];
+      for (int64_t d = 0; d < head_dim; ++d) ob[r * o_ld + d] *= inv_sum[r];
   }
 }
 

@@ -4,8 +4,10 @@
 //   out[b, i, h*dh + d] = sum_j softmax_j(s_ij) * v[b, j, h*dh + d],
 //   s_ij = dh^-0.5 * sum_d q[b, i, h*dh + d] * k[b, j, h*dh + d]
 //
-// q [B, Tq, H*dh], k and v [B, Tk, H*dh], out [B, Tq, H*dh], all contiguous f32, heads
-// interleaved on the channel axis (channel = h*dh + d, as diffusers reshapes them).
+// q [B, Tq, H*dh], k and v [B, Tk, H*dh], out [B, Tq, H*dh], f32, heads interleaved on
+// the channel axis (channel = h*dh + d, as diffusers reshapes them). Channels must be
+// contiguous; token and batch strides are free, so q, k, v may be slices of one fused
+// [B, T, 3*H*dh] projection (Tensor::narrow on the last dim).
 // With `causal`, query i sees keys j <= i only (CLIP's mask; torch.tril(ones(Tq, Tk))).
 // The softmax is taken in fp32 with the row maximum subtracted.
 //

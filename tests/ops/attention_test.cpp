@@ -100,6 +100,17 @@ TEST(Attention, ScratchIsBoundedAt4096Tokens) {
   expect_close(got, ref.out, ref.magnitude, tol, "attention at 4096 tokens");
 }
 
+TEST(Attention, AcceptsSlicesOfAFusedQkvProjection) {
+  const int64_t b = 2, t = 45, heads = 3, dh = 7, c = heads * dh;
+  const Tensor qkv = random_tensor({b, t, 3 * c});
+  const Tensor q = qkv.narrow(2, 0, c), k = qkv.narrow(2, c, c), v = qkv.narrow(2, 2 * c, c);
+  Tensor out = poisoned({b, t, c});
+  attention(q, k, v, out, {heads, true});
+  const Reference ref = reference(to_torch64(q), to_torch64(k), to_torch64(v), heads, true, torch::arange(t, torch::kLong));
+  const double tol = 4 * kEps32 * (std::sqrt(double(dh)) * ref.score_magnitude + 2 * std::sqrt(double(t)) + 4);
+  expect_close(out, ref.out, ref.magnitude, tol, "attention on qkv slices");
+}
+
 TEST(Attention, RejectsMismatchedShapes) {
   const Tensor q = random_tensor({2, 5, 12});
   EXPECT_THROW(attention(q, random_tensor({2, 7, 12}), random_tensor({2, 7, 8}), {3, false}), Error);
@@ -107,6 +118,8 @@ TEST(Attention, RejectsMismatchedShapes) {
   EXPECT_THROW(attention(q, random_tensor({2, 7, 12}), random_tensor({2, 7, 12}), {5, false}), Error);
   Tensor wrong_out = Tensor::empty({2, 5, 11});
   EXPECT_THROW(attention(q, q, q, wrong_out, {3, false}), Error);
+  const Tensor channels_strided = random_tensor({2, 12, 5}).permute({0, 2, 1});
+  EXPECT_THROW(attention(channels_strided, q, q, {3, false}), Error);
 }
 
 }  // namespace
