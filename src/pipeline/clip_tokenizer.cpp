@@ -96,7 +96,7 @@ std::optional<std::string> pad_token_in(const std::filesystem::path& path) {
   fail("tokenizer config {}: \"pad_token\" is neither a string nor an object with \"content\"", path.string());
 }
 
-int required_id(const ClipVocab& vocab, std::string_view token, std::string_view) {
+int required_id(const ClipVocab& vocab, std::string_view token) {
   const int id = vocab.id(token);
   DN_CHECK(id >= 0, "the tokenizer vocabulary has no token '{}' (needed as a special token)", token);
   return id;
@@ -109,9 +109,9 @@ ClipTokenizer::ClipTokenizer(std::string_view pad_token)
 
 ClipTokenizer::ClipTokenizer(std::shared_ptr<const ClipVocab> vocab, std::string_view pad_token)
     : vocab_(std::move(vocab)),
-      bos_id_(required_id(*vocab_, "<|startoftext|>", "")),
-      eos_id_(required_id(*vocab_, "<|endoftext|>", "")),
-      pad_id_(required_id(*vocab_, pad_token, "")) {
+      bos_id_(required_id(*vocab_, "<|startoftext|>")),
+      eos_id_(required_id(*vocab_, "<|endoftext|>")),
+      pad_id_(required_id(*vocab_, pad_token)) {
   special_tokens_ = {{std::u32string(kStartOfText), bos_id_}, {std::u32string(kEndOfText), eos_id_}};
   const std::u32string pad = unicode::decode_utf8(pad_token);
   if (pad != kStartOfText && pad != kEndOfText) special_tokens_.emplace_back(pad, pad_id_);
