@@ -113,7 +113,7 @@ void attention(const Tensor& q, const Tensor& k, const Tensor& v, Tensor& out, c
   if (q.numel() == 0) return;
 
   const int64_t head_dim = channels / heads;
-  const float scale = 1.0f / std::sqrt(float(head_dim));
+  const float scale = float(1.0 / std::sqrt(double(head_dim)));  // diffusers: float(dh ** -0.5)
   const int64_t rows_per_block = attention_block_rows(tk);
   const int64_t blocks = (tq + rows_per_block - 1) / rows_per_block;
   const int64_t ld_scores = padded_keys(tk);
