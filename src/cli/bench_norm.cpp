@@ -309,8 +309,8 @@ void bench_norm(const Options& opt) {
       if (opt.json) {
         fmt::print(
             "{{\"layer\": \"{}\", \"shape\": [{}], \"layout\": \"{}\", \"dtype\": \"{}\", \"direction\": \"{}\", "
-            "\"memory\": \"{}\", \"threads\": {}, \"bytes\": {}, \"ms\": {:.5f}, \"gbps\": {:.3f}, "
-            "\"copy_gbps\": {:.3f}, \"copy_kind\": \"{}\"}}\n",
+            "\"memory\": \"{}\", \"threads\": {}, \"bytes\": {}, \"ms\": {:.6g}, \"gbps\": {:.6g}, "
+            "\"copy_gbps\": {:.6g}, \"copy_kind\": \"{}\"}}\n",
             c.layer, fmt::join(c.shape, ", "), c.layout, dtype, direction, memory_name, threads, slab.traffic, r.ms,
             r.gbps, r.copy_gbps, r.copy_kind);
       } else {
