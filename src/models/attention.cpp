@@ -1,7 +1,7 @@
 #include "models/attention.h"
 
-#include "models/kernels.h"
 #include "ops/attention.h"
+#include "ops/elementwise_add.h"
 
 namespace diffnorm::models {
 
@@ -33,7 +33,7 @@ Tensor Attention::forward(const Tensor& x, const Tensor& context, const Activati
   }
   Tensor out = to_out_.forward(ops::attention(q, k, v, {o_.heads, /*causal=*/false}));
   if (capture) capture->tokens(path_ + ".to_out.0", out);
-  if (o_.residual_connection) add_(out, tokens);
+  if (o_.residual_connection) ops::add_inplace(out, tokens);
   return out.reshape(x.shape());
 }
 

@@ -1,6 +1,8 @@
 #include "models/basic_transformer_block.h"
 
-#include "models/kernels.h"
+#include "ops/activations.h"
+#include "ops/elementwise_add.h"
+
 
 namespace diffnorm::models {
 
@@ -36,19 +38,19 @@ Tensor BasicTransformerBlock::forward(const Tensor& x, const Tensor& context, co
   if (capture) capture->tokens(p + ".norm1", n);
   Tensor a = attn1_.forward(n, Tensor(), capture);
   if (capture) capture->tokens(p + ".attn1", a);
-  add_(h, a);
+  ops::add_inplace(h, a);
 
   n = norm2_.forward(h);
   if (capture) capture->tokens(p + ".norm2", n);
   a = attn2_.forward(n, context, capture);
   if (capture) capture->tokens(p + ".attn2", a);
-  add_(h, a);
+  ops::add_inplace(h, a);
 
   n = norm3_.forward(h);
   if (capture) capture->tokens(p + ".norm3", n);
-  a = ff_out_.forward(geglu_gate(ff_in_.forward(n)));
+  a = ff_out_.forward(ops::geglu(ff_in_.forward(n)));
   if (capture) capture->tokens(p + ".ff", a);
-  add_(h, a);
+  ops::add_inplace(h, a);
   if (capture) capture->tokens(p, h);
   return h;
 }

@@ -1,14 +1,15 @@
 #include "models/clip_encoder_layer.h"
 
-#include "models/kernels.h"
+#include "ops/activations.h"
 #include "ops/attention.h"
+#include "ops/elementwise_add.h"
 
 namespace diffnorm::models {
 
 CLIPEncoderLayer::CLIPEncoderLayer(const nn::ModulePath& p, const CLIPTextConfig& c)
     : path_(p.path()),
       heads_(c.num_attention_heads),
-      act_(c.hidden_act == "gelu" ? Act::GELU : Act::QuickGELU),
+      gelu_(c.hidden_act == "gelu"),
       layer_norm1_(p / "layer_norm1", c.hidden_size, float(c.layer_norm_eps)),
       layer_norm2_(p / "layer_norm2", c.hidden_size, float(c.layer_norm_eps)),
       q_proj_(p / "self_attn" / "q_proj", c.hidden_size, c.hidden_size),
@@ -27,17 +28,18 @@ Tensor CLIPEncoderLayer::forward(const Tensor& x, const ActivationCapture* captu
                                                     {heads_, /*causal=*/true}));
   if (capture) capture->tokens(p + ".self_attn", a);
   Tensor h = x.clone();
-  add_(h, a);
+  ops::add_inplace(h, a);
 
   const Tensor n2 = layer_norm2_.forward(h);
   if (capture) capture->tokens(p + ".layer_norm2", n2);
   Tensor f = fc1_.forward(n2);
   if (capture) capture->tokens(p + ".mlp.fc1", f);
-  activate_(f, act_);
+  if (gelu_) ops::gelu(f, f);
+  else ops::quick_gelu(f, f);
   if (capture) capture->tokens(p + ".mlp.activation_fn", f);
   const Tensor m = fc2_.forward(f);
   if (capture) capture->tokens(p + ".mlp", m);
-  add_(h, m);
+  ops::add_inplace(h, m);
   if (capture) capture->tokens(p, h);
   return h;
 }

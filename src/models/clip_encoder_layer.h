@@ -8,7 +8,6 @@
 #include "models/activation_capture.h"
 #include "models/clip_text_config.h"
 #include "models/layer_norm.h"
-#include "models/kernels.h"
 #include "models/linear.h"
 
 namespace diffnorm::models {
@@ -22,7 +21,7 @@ class CLIPEncoderLayer {
  private:
   std::string path_;
   int64_t heads_;
-  Act act_;
+  bool gelu_;  // exact GELU (OpenCLIP) rather than quick_gelu (OpenAI CLIP)
   LayerNorm layer_norm1_, layer_norm2_;
   Linear q_proj_, k_proj_, v_proj_, out_proj_, fc1_, fc2_;
 };

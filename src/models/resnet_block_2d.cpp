@@ -1,6 +1,7 @@
 #include "models/resnet_block_2d.h"
 
-#include "models/kernels.h"
+#include "ops/elementwise_add.h"
+
 
 namespace diffnorm::models {
 
@@ -17,12 +18,15 @@ ResnetBlock2D::ResnetBlock2D(const nn::ModulePath& p, const ResnetBlock2DOptions
 
 Tensor ResnetBlock2D::forward(const Tensor& x, const Tensor& temb_act) const {
   Tensor h = conv1_.forward(norm1_.forward(x, Activation::SiLU));
-  if (time_emb_proj_) add_per_sample_channel_(h, time_emb_proj_->forward(temb_act));
+  if (time_emb_proj_) ops::add_broadcast_inplace(h, time_emb_proj_->forward(temb_act));
   h = norm2_.forward(h, Activation::SiLU);
   // y = shortcut(x) + conv2(h): conv2 accumulates into the shortcut (a fused residual add).
   Tensor y = conv_shortcut_ ? conv_shortcut_->forward(x) : x.clone();
   conv2_.forward_accumulate(h, y);
-  if (o_.output_scale_factor != 1.0f) scale_(y, 1.0f / o_.output_scale_factor);
+  if (o_.output_scale_factor != 1.0f) {
+    float* p = y.data<float>();
+    for (int64_t i = 0; i < y.numel(); ++i) p[i] /= o_.output_scale_factor;
+  }
   return y;
 }
 

@@ -1,8 +1,8 @@
 // TimestepEmbedding (diffusers): linear_2(SiLU(linear_1(x))), [B, in] -> [B, out].
 #pragma once
 
-#include "models/kernels.h"
 #include "models/linear.h"
+#include "ops/activations.h"
 
 namespace diffnorm::models {
 
@@ -12,7 +12,7 @@ class TimestepEmbedding {
       : linear_1_(p / "linear_1", in_channels, out_channels), linear_2_(p / "linear_2", out_channels, out_channels) {}
   Tensor forward(const Tensor& x) const {
     Tensor h = linear_1_.forward(x);
-    activate_(h, Act::SiLU);
+    ops::silu(h, h);
     return linear_2_.forward(h);
   }
 

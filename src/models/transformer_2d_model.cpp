@@ -1,7 +1,7 @@
 #include "models/transformer_2d_model.h"
 
 #include "core/check.h"
-#include "models/kernels.h"
+#include "ops/elementwise_add.h"
 
 namespace diffnorm::models {
 
@@ -46,7 +46,7 @@ Tensor Transformer2DModel::forward(const Tensor& x, const Tensor& context, const
     if (capture) {
       const Tensor proj = proj_out_conv_->forward(h_img);
       capture->image(p + ".proj_out", proj);
-      add_(y, proj);
+      ops::add_inplace(y, proj);
     } else {
       proj_out_conv_->forward_accumulate(h_img, y);
     }
@@ -54,7 +54,7 @@ Tensor Transformer2DModel::forward(const Tensor& x, const Tensor& context, const
     h = proj_out_linear_->forward(h);
     if (capture) capture->tokens(p + ".proj_out", h);
     y = h.reshape(x.shape());
-    add_(y, x);
+    ops::add_inplace(y, x);
   }
   if (capture) capture->image(p, y);
   return y;

@@ -3,8 +3,10 @@
 #include <cstring>
 
 #include "core/check.h"
-#include "models/kernels.h"
 #include "nn/component.h"
+#include "ops/activations.h"
+#include "ops/elementwise_add.h"
+#include "ops/timestep_embedding.h"
 
 namespace diffnorm::models {
 
@@ -96,7 +98,7 @@ Tensor UNet2DConditionModel::embedding(int64_t batch, const Tensor& timestep, co
   const Tensor tf = timestep.to(DType::F32).reshape({-1});
   for (int64_t b = 0; b < batch; ++b) t.data<float>()[b] = tf.data<float>()[timestep.numel() == 1 ? 0 : b];
 
-  const Tensor t_emb = timestep_sinusoid(t, c.block_out_channels[0], c.flip_sin_to_cos, c.freq_shift);
+  const Tensor t_emb = ops::timestep_embedding(t, c.block_out_channels[0], {c.flip_sin_to_cos, c.freq_shift});
   if (capture) capture->tokens("time_proj", t_emb);
   Tensor emb = time_embedding_.forward(t_emb);
   if (capture) capture->tokens("time_embedding", emb);
@@ -112,7 +114,7 @@ Tensor UNet2DConditionModel::embedding(int64_t batch, const Tensor& timestep, co
     DN_CHECK(te.size(1) + n_ids * d == c.projection_class_embeddings_input_dim,
              "UNet: text_embeds width {} + {} time ids x {} != projection_class_embeddings_input_dim {}", te.size(1),
              n_ids, d, c.projection_class_embeddings_input_dim);
-    const Tensor time_proj = timestep_sinusoid(ids.to(DType::F32).reshape({-1}), d, c.flip_sin_to_cos, c.freq_shift);
+    const Tensor time_proj = ops::timestep_embedding(ids.to(DType::F32).reshape({-1}), d, {c.flip_sin_to_cos, c.freq_shift});
     if (capture) capture->tokens("add_time_proj", time_proj);
     // [text_embeds | time embeddings of the ids in order], text_embeds first.
     Tensor add_in = Tensor::empty({batch, c.projection_class_embeddings_input_dim});
@@ -124,7 +126,7 @@ Tensor UNet2DConditionModel::embedding(int64_t batch, const Tensor& timestep, co
     }
     const Tensor aug = add_embedding_->forward(add_in);
     if (capture) capture->tokens("add_embedding", aug);
-    add_(emb, aug);
+    ops::add_inplace(emb, aug);
   }
   if (capture) capture->tokens("emb", emb);
   return emb;
@@ -143,7 +145,7 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, const Tensor& timeste
            "UNet: sample height and width ({}x{}) must be multiples of {}", sample.size(1), sample.size(2), factor);
 
   const Tensor emb = embedding(batch, timestep, added, capture);
-  const Tensor temb_act = activate(emb, Act::SiLU);
+  const Tensor temb_act = ops::silu(emb);
   const Tensor ctx = context.to(DType::F32);
 
   Tensor h = conv_in_.forward(sample.to(DType::F32));
@@ -158,7 +160,7 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, const Tensor& timeste
   if (capture) {  // the reference records the GroupNorm output before its SiLU
     h = conv_norm_out_.forward(h);
     capture->image("conv_norm_out", h);
-    activate_(h, Act::SiLU);
+    ops::silu(h, h);
   } else {
     h = conv_norm_out_.forward(h, Activation::SiLU);
   }

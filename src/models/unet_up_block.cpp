@@ -1,7 +1,7 @@
 #include "models/unet_up_block.h"
 
 #include "core/check.h"
-#include "models/kernels.h"
+#include "ops/concat_channels.h"
 
 namespace diffnorm::models {
 
@@ -31,7 +31,7 @@ Tensor UNetUpBlock::forward(const Tensor& x, const Tensor& temb_act, const Tenso
     DN_CHECK(!skips.empty(), "{}: no skip connection left for resnet {}", path_, j);
     const Tensor skip = std::move(skips.back());
     skips.pop_back();
-    h = resnets_[j].forward(concat_channels_nhwc(h, skip), temb_act);
+    h = resnets_[j].forward(ops::concat_channels(h, skip), temb_act);
     if (capture) capture->image(path_ + ".resnets." + std::to_string(j), h);
     if (!attentions_.empty()) h = attentions_[j].forward(h, context, capture);
   }

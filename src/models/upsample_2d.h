@@ -2,7 +2,7 @@
 #pragma once
 
 #include "models/conv2d.h"
-#include "models/kernels.h"
+#include "ops/upsample_nearest.h"
 
 namespace diffnorm::models {
 
@@ -11,7 +11,7 @@ class Upsample2D {
   Upsample2D(const nn::ModulePath& p, int64_t channels)
       : conv_(p / "conv", channels, channels, 3, ops::Conv2dOptions::symmetric(1)) {}
   /// [N, H, W, C] -> [N, 2H, 2W, C]
-  Tensor forward(const Tensor& x) const { return conv_.forward(upsample_nearest2x_nhwc(x)); }
+  Tensor forward(const Tensor& x) const { return conv_.forward(ops::upsample_nearest2x(x)); }
 
  private:
   Conv2d conv_;

@@ -1,6 +1,7 @@
 #include "models/vae_decoder.h"
 
-#include "models/kernels.h"
+#include "ops/activations.h"
+
 
 namespace diffnorm::models {
 
@@ -53,7 +54,7 @@ Tensor Decoder::forward(const Tensor& z, const ActivationCapture* capture) const
   if (capture) {
     h = conv_norm_out_.forward(h);
     capture->image(p + ".conv_norm_out", h);
-    activate_(h, Act::SiLU);
+    ops::silu(h, h);
   } else {
     h = conv_norm_out_.forward(h, Activation::SiLU);
   }

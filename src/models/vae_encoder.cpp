@@ -1,6 +1,7 @@
 #include "models/vae_encoder.h"
 
-#include "models/kernels.h"
+#include "ops/activations.h"
+
 
 namespace diffnorm::models {
 
@@ -54,7 +55,7 @@ Tensor Encoder::forward(const Tensor& x, const ActivationCapture* capture) const
   if (capture) {
     h = conv_norm_out_.forward(h);
     capture->image(p + ".conv_norm_out", h);
-    activate_(h, Act::SiLU);
+    ops::silu(h, h);
   } else {
     h = conv_norm_out_.forward(h, Activation::SiLU);
   }
