@@ -5,7 +5,9 @@
 // build from them, configs are derived from the tensors, and layout defects are reported.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,8 @@ const Case kCases[] = {
     {"sdxl-struct", ModelFamily::SDXLBaseCheckpoint, {"unet", "vae", "text_encoder", "text_encoder_2"}},
     {"sdxl-refiner-struct", ModelFamily::SDXLRefinerCheckpoint, {"unet", "vae", "text_encoder_2"}},
 };
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 std::string message_of(const std::function<void()>& f) {
   try {
@@ -100,6 +104,38 @@ INSTANTIATE_TEST_SUITE_P(Pipelines, SingleFile, ::testing::ValuesIn(kCases),
                            std::replace(n.begin(), n.end(), '-', '_');
                            return n;
                          });
+
+// SD2.x layout (cond_stage_model.model., OpenCLIP), made from the refiner file by moving its
+// bigG under the SD2 prefix: diffusers' SD2 text encoder stops one block early and has no
+// projection, so the last block and text_projection are left out of the component.
+TEST(SingleFileSD2, OpenClipPenultimateLayout) {
+  const SafeTensorsFile refiner = SafeTensorsFile::open(single_file("sdxl-refiner-struct"));
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  const std::string bigg = "conditioner.embedders.0.model.";
+  for (const TensorInfo& t : refiner.tensors())
+    tensors.emplace_back(t.name.starts_with(bigg) ? "cond_stage_model.model." + t.name.substr(bigg.size()) : t.name,
+                         refiner.get(t.name));
+  const std::string path = (fs::temp_directory_path() / ("dn_weights_sd2_" + std::to_string(::getpid()) + ".safetensors")).string();
+  save_safetensors(path, tensors);
+  const SingleFileCheckpoint ckpt = SingleFileCheckpoint::open(path);
+  fs::remove(path);
+  EXPECT_EQ(ckpt.family(), ModelFamily::SD2Checkpoint);
+
+  const SafeTensorsFile folder = SafeTensorsFile::open(pipelines() + "/sdxl-refiner-struct/text_encoder_2/model.safetensors");
+  const std::unique_ptr<SingleFileWeights> w = ckpt.weights("text_encoder");
+  int asked = 0;
+  for (const TensorInfo& t : folder.tensors()) {
+    if (t.name.starts_with("text_model.encoder.layers.31.") || t.name == "text_projection.weight") {
+      EXPECT_THROW(w->get(t.name, t.shape), Error) << t.name;
+      continue;
+    }
+    const std::vector<float> got = w->get(t.name, t.shape).to_vector();
+    ASSERT_EQ(got, folder.get(t.name).to_vector()) << t.name;
+    ++asked;
+  }
+  EXPECT_GT(asked, 0);
+  EXPECT_NO_THROW(w->check_all_used());
+}
 
 // ---- derived configs -----------------------------------------------------------------
 
