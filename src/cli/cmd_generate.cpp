@@ -1,0 +1,176 @@
+// `diffnorm generate`: text-to-image and image-to-image with SD 1.x / 2.x, SDXL base and the
+// SDXL refiner, flag names after stable-diffusion.cpp / A1111:
+//   diffnorm generate -m MODEL [--refiner MODEL --refiner-start 0.8] -p PROMPT [-n NEGATIVE]
+//     [--steps N] [--cfg-scale S] [--sampler NAME] [--scheduler karras] [-s SEED]
+//     [-W W -H H | --aspect 16:9] [--batch-count K] [-i INIT --strength X] -o OUT.png
+// Without -m a built-in SD1.5-structured model with random weights runs (default_model.h).
+// The PNG carries A1111's "parameters" text chunk; stderr shows per-step progress and a
+// per-stage timing summary with the peak memory.
+#include <chrono>
+#include <filesystem>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "cli/command.h"
+#include "core/check.h"
+#include "io/png.h"
+#include "pipeline/aspect_buckets.h"
+#include "pipeline/default_model.h"
+#include "pipeline/generation_model_hash.h"
+#include "pipeline/generation_parameters.h"
+#include "pipeline/pipeline_generate.h"
+#include "pipeline/progress_bar.h"
+#include "pipeline/progress_report.h"
+
+namespace diffnorm::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct GenerateArgs {
+  std::string model, refiner, output = "output.png", init_image, aspect, scheduler = "default";
+  std::optional<std::string> negative, prompt_2;
+  std::optional<double> cfg_scale;
+  GenerationRequest request;
+  int batch_count = 1;
+};
+
+PipelineModels load_model(const std::string& path) {
+  DN_CHECK(fs::exists(path), "model {} not found (expected a diffusers pipeline folder with model_index.json)", path);
+  DN_CHECK(fs::is_directory(path),
+           "{}: single-file checkpoints are not supported by generate yet; convert it to a diffusers folder", path);
+  return load_diffusers_pipeline(path);
+}
+
+std::string output_path(const std::string& out, int index, int count) {
+  if (count == 1) return out;
+  const fs::path p(out);
+  return (p.parent_path() / fmt::format("{}-{}{}", p.stem().string(), index, p.extension().string())).string();
+}
+
+GenerationParameters parameters_of(const GenerationRequest& r, const GenerationResult& res, const PipelineModels& m,
+                                   const std::string& hash, const PipelineModels* refiner, bool img2img) {
+  GenerationParameters p;
+  p.prompt = r.prompt;
+  p.negative_prompt = r.negative_prompt.value_or("");
+  auto add = [&](std::string k, std::string v) { p.settings.emplace_back(std::move(k), std::move(v)); };
+  add("Steps", std::to_string(r.steps));
+  add("Sampler", a1111_sampler_label(res.sampler));
+  if (res.sampler.find("karras") != std::string::npos) add("Schedule type", "Karras");
+  add("CFG scale", fmt::format("{}", r.cfg_scale));
+  add("Seed", std::to_string(r.seed));
+  add("Size", fmt::format("{}x{}", res.width, res.height));
+  if (!hash.empty()) add("Model hash", hash);
+  add("Model", m.name);
+  if (img2img) add("Denoising strength", fmt::format("{}", r.strength));
+  if (r.text.clip_skip > 1) add("Clip skip", std::to_string(r.text.clip_skip));
+  if (refiner) {
+    add("Refiner", refiner->name);
+    add("Refiner switch at", fmt::format("{}", r.refiner_start));
+  }
+  add("Version", "diffnorm 0.1.0");
+  return p;
+}
+
+void run_generate(GenerateArgs a) {
+  using Clock = std::chrono::steady_clock;
+  GenerationRequest& r = a.request;
+  auto t0 = Clock::now();
+  PipelineModels base;
+  if (a.model.empty()) {
+    fmt::print(stderr,
+               "note: no -m given: using the built-in SD1.5-structured default model with RANDOM weights "
+               "(the image is noise; pass -m MODEL for a real one)\n");
+    base = make_default_pipeline();
+  } else {
+    base = load_model(a.model);
+  }
+  std::optional<PipelineModels> refiner;
+  if (!a.refiner.empty()) refiner = load_model(a.refiner);
+  const std::string hash = base.hash_file.empty() ? "" : a1111_short_hash(base.hash_file);
+  const double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  fmt::print(stderr, "loaded {} ({}){} in {:.2f} s\n", base.name, to_string(base.kind),
+             refiner ? " + refiner " + refiner->name : "", load_s);
+
+  if (!a.aspect.empty()) {
+    DN_CHECK(r.width == 0 && r.height == 0, "give either --aspect or -W/-H, not both");
+    const ImageSize s = nearest_sdxl_bucket(parse_aspect(a.aspect));
+    r.width = s.width, r.height = s.height;
+  }
+  r.negative_prompt = a.negative;
+  r.prompt_2 = a.prompt_2;
+  r.cfg_scale = a.cfg_scale.value_or(base.kind == PipelineKind::SD ? 7.5 : 5.0);
+  DN_CHECK(a.scheduler == "default" || a.scheduler == "karras",
+           "unknown --scheduler '{}' (valid: default, karras)", a.scheduler);
+  r.karras = a.scheduler == "karras";
+  if (!a.init_image.empty()) r.init_image = rgb_tensor(read_png(a.init_image));
+  DN_CHECK(a.batch_count >= 1, "--batch-count must be at least 1, got {}", a.batch_count);
+
+  ProgressBar bar;
+  GenerationHooks hooks;
+  hooks.on_step = [&](const std::string& stage, int step, int steps, double, const Tensor&) {
+    bar.update(stage, step + 1, steps);
+  };
+  GenerationTimings total;
+  const uint64_t seed0 = r.seed;
+  for (int i = 0; i < a.batch_count; ++i) {
+    r.seed = seed0 + uint64_t(i);
+    const GenerationResult res = generate(base, refiner ? &*refiner : nullptr, r, hooks);
+    total.text_encoding += res.timings.text_encoding;
+    total.sampling += res.timings.sampling;
+    total.decoding += res.timings.decoding;
+    const std::string path = output_path(a.output, i, a.batch_count);
+    const GenerationParameters params =
+        parameters_of(r, res, base, hash, refiner ? &*refiner : nullptr, r.init_image.defined());
+    write_png(path, res.image, {{"parameters", format_generation_parameters(params)}});
+    fmt::print(stderr, "wrote {} ({}x{}, seed {}, sampler {})\n", path, res.width, res.height, r.seed, res.sampler);
+  }
+  fmt::print(stderr, "timing: {}\n",
+             format_stage_summary({{"load", load_s},
+                                   {"text encoding", total.text_encoding},
+                                   {"sampling", total.sampling},
+                                   {"decoding", total.decoding}}));
+}
+
+const RegisterCommand kGenerate{
+    {"generate", "Generate images with SD 1.x/2.x, SDXL base (+ refiner): txt2img and img2img", [](CLI::App& sub) {
+       auto a = std::make_shared<GenerateArgs>();
+       GenerationRequest& r = a->request;
+       r.seed = 42;
+       sub.add_option("-m,--model", a->model,
+                      "Diffusers pipeline folder (default: a built-in tiny model with random weights)");
+       sub.add_option("--refiner", a->refiner, "SDXL refiner folder: continues the base's latents");
+       sub.add_option("--refiner-start", r.refiner_start, "Fraction of the schedule the base runs before the refiner")
+           ->check(CLI::Range(0.0, 1.0));
+       sub.add_option("-p,--prompt", r.prompt, "The prompt (A1111 emphasis syntax and BREAK)")->required();
+       sub.add_option_function<std::string>(
+           "--prompt-2", [a](const std::string& s) { a->prompt_2 = s; }, "SDXL: prompt for the second text encoder");
+       sub.add_option_function<std::string>(
+           "-n,--negative-prompt", [a](const std::string& s) { a->negative = s; },
+           "Negative prompt (SDXL base without one: zero embeddings, as diffusers)");
+       sub.add_option("--steps", r.steps, "Sampling steps")->check(CLI::Range(1, 10000));
+       sub.add_option_function<double>(
+              "--cfg-scale", [a](const double& s) { a->cfg_scale = s; },
+              "Classifier-free guidance scale (default 7.5 SD, 5 SDXL; <= 1 disables guidance)");
+       sub.add_option("--sampler", r.sampler,
+                      "euler, euler_a, heun, lms, dpmpp_2m, ddim, pndm (default: the model folder's scheduler)");
+       sub.add_option("--scheduler", a->scheduler, "Sigma schedule: default or karras (euler, dpmpp_2m)");
+       sub.add_option("-s,--seed", r.seed, "Seed of the torch-exact CPU generator (default 42)");
+       sub.add_option("-W,--width", r.width, "Image width, a multiple of 8 (default: the model's size)");
+       sub.add_option("-H,--height", r.height, "Image height, a multiple of 8 (default: the model's size)");
+       sub.add_option("--aspect", a->aspect, "Aspect ratio W:H: the nearest SDXL training resolution (16:9 -> 1344x768)");
+       sub.add_option("--batch-count", a->batch_count, "Images to generate, with seeds s, s+1, ...");
+       sub.add_option("-i,--init-img", a->init_image, "Init image (PNG) for img2img")->check(CLI::ExistingFile);
+       sub.add_option("--strength", r.strength, "img2img strength in (0, 1]")->check(CLI::Range(0.0, 1.0));
+       sub.add_option("--clip-skip", r.text.clip_skip, "Use the hidden state N-1 layers before the usual one")
+           ->check(CLI::Range(1, 64));
+       sub.add_option("--aesthetic-score", r.micro.aesthetic_score, "SDXL refiner aesthetic score (default 6)");
+       sub.add_option("--negative-aesthetic-score", r.micro.negative_aesthetic_score,
+                      "SDXL refiner aesthetic score of the negative half (default 2.5)");
+       sub.add_option("-o,--output", a->output, "Output PNG (with --batch-count K: OUT-0.png ... OUT-(K-1).png)");
+       return std::function<void()>([a] { run_generate(*a); });
+     }}};
+
+}  // namespace
+}  // namespace diffnorm::cli

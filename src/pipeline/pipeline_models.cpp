@@ -1,0 +1,92 @@
+#include "pipeline/pipeline_models.h"
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "core/check.h"
+#include "io/json_file.h"
+#include "nn/component.h"
+
+namespace diffnorm {
+
+namespace fs = std::filesystem;
+
+std::string_view to_string(PipelineKind kind) {
+  switch (kind) {
+    case PipelineKind::SD: return "SD";
+    case PipelineKind::SDXLBase: return "SDXL base";
+    case PipelineKind::SDXLRefiner: return "SDXL refiner";
+  }
+  return "?";
+}
+
+std::string sampler_for_scheduler_class(const std::string& cls, bool karras) {
+  if (cls == "EulerDiscreteScheduler") return karras ? "euler_karras" : "euler";
+  if (cls == "EulerAncestralDiscreteScheduler") return "euler_ancestral";
+  if (cls == "DPMSolverMultistepScheduler") return karras ? "dpmpp_2m_karras" : "dpmpp_2m";
+  if (cls == "DDIMScheduler") return "ddim";
+  if (cls == "PNDMScheduler") return "pndm";
+  if (cls == "HeunDiscreteScheduler") return "heun";
+  if (cls == "LMSDiscreteScheduler") return "lms";
+  fail("scheduler class '{}' has no sampler here (use --sampler: euler, euler_a, heun, lms, dpmpp_2m, ddim, pndm)",
+       cls);
+}
+
+namespace {
+
+nlohmann::json read_json(const fs::path& path) {
+  DN_CHECK(fs::is_regular_file(path), "{} not found (is this a diffusers pipeline folder?)", path.string());
+  return JsonConfig::load(path.string()).node();
+}
+
+// A component is present when model_index.json names a class for it ([null, null] = absent).
+bool has_component(const nlohmann::json& index, const std::string& name) {
+  return index.contains(name) && index[name].is_array() && index[name].size() == 2 && !index[name][1].is_null();
+}
+
+std::unique_ptr<TextEncoderSlot> load_text_encoder(const fs::path& dir, const std::string& encoder,
+                                                   const std::string& tokenizer) {
+  auto slot = std::make_unique<TextEncoderSlot>(
+      TextEncoderSlot{ClipTokenizer::from_directory(dir / tokenizer), nullptr});
+  slot->model = std::make_unique<models::CLIPTextModel>(models::CLIPTextModel::load((dir / encoder).string()));
+  return slot;
+}
+
+}  // namespace
+
+PipelineModels load_diffusers_pipeline(const std::string& dir_in) {
+  const fs::path dir(dir_in);
+  DN_CHECK(fs::is_directory(dir), "model {} does not exist (expected a diffusers pipeline folder)", dir_in);
+  const nlohmann::json index = read_json(dir / "model_index.json");
+  const std::string cls = index.value("_class_name", "");
+
+  PipelineModels m;
+  m.name = dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string();
+  if (cls == "StableDiffusionPipeline" || cls == "StableDiffusionImg2ImgPipeline") {
+    m.kind = PipelineKind::SD;
+  } else if (cls == "StableDiffusionXLPipeline" ||
+             (cls == "StableDiffusionXLImg2ImgPipeline" && has_component(index, "text_encoder"))) {
+    m.kind = PipelineKind::SDXLBase;
+  } else if (cls == "StableDiffusionXLImg2ImgPipeline") {
+    m.kind = PipelineKind::SDXLRefiner;
+  } else {
+    fail("{}: pipeline class '{}' is not supported (StableDiffusionPipeline, StableDiffusionXLPipeline, "
+         "StableDiffusionXLImg2ImgPipeline)",
+         (dir / "model_index.json").string(), cls);
+  }
+  m.force_zeros_for_empty_prompt = index.value("force_zeros_for_empty_prompt", m.kind == PipelineKind::SDXLBase);
+
+  if (m.kind != PipelineKind::SDXLRefiner) m.text_encoder = load_text_encoder(dir, "text_encoder", "tokenizer");
+  if (m.kind != PipelineKind::SD) m.text_encoder_2 = load_text_encoder(dir, "text_encoder_2", "tokenizer_2");
+  m.unet = std::make_unique<models::UNet2DConditionModel>(models::UNet2DConditionModel::load((dir / "unet").string()));
+  m.vae = std::make_unique<models::AutoencoderKL>(models::AutoencoderKL::load((dir / "vae").string()));
+
+  const nlohmann::json sched = read_json(dir / "scheduler" / "scheduler_config.json");
+  m.scheduler = NoiseScheduleConfig::from_json(sched);
+  m.default_sampler = sampler_for_scheduler_class(sched.value("_class_name", ""), m.scheduler.use_karras_sigmas);
+  m.hash_file = nn::component_weights_path((dir / "unet").string());
+  return m;
+}
+
+}  // namespace diffnorm

@@ -1,0 +1,55 @@
+// PipelineModels: everything one Stable Diffusion pipeline needs to generate, loaded from a
+// diffusers folder (model_index.json + component folders) or built in code (default_model.h).
+//   kind SD           SD 1.x / 2.x: text_encoder (+ tokenizer), unet, vae
+//   kind SDXLBase     text_encoder + text_encoder_2 (with projection), unet with text_time
+//   kind SDXLRefiner  text_encoder_2 only, unet with 5 time ids (aesthetic score)
+// The folder's scheduler config and class give the default sampler, so that a generation
+// with the same seed reproduces diffusers' own call of that folder.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "models/autoencoder_kl.h"
+#include "models/clip_text_model.h"
+#include "models/unet_2d_condition_model.h"
+#include "pipeline/clip_tokenizer.h"
+#include "pipeline/noise_schedule.h"
+
+namespace diffnorm {
+
+enum class PipelineKind { SD, SDXLBase, SDXLRefiner };
+std::string_view to_string(PipelineKind kind);
+
+struct TextEncoderSlot {
+  ClipTokenizer tokenizer;
+  std::unique_ptr<models::CLIPTextModel> model;
+};
+
+struct PipelineModels {
+  PipelineKind kind = PipelineKind::SD;
+  std::string name;        // shown in the PNG parameters ("Model: ...")
+  std::string hash_file;   // the file whose A1111 short hash is the "Model hash" (empty: none)
+  std::unique_ptr<TextEncoderSlot> text_encoder;    // CLIP-L (SD: the only one; absent on the refiner)
+  std::unique_ptr<TextEncoderSlot> text_encoder_2;  // OpenCLIP bigG with projection (SDXL)
+  std::unique_ptr<models::UNet2DConditionModel> unet;
+  std::unique_ptr<models::AutoencoderKL> vae;
+  NoiseScheduleConfig scheduler;
+  std::string default_sampler;              // make_sampler name of the folder's scheduler class
+  bool force_zeros_for_empty_prompt = false;  // SDXL base: no negative prompt -> zero embeddings
+
+  /// Latent pixels per side: 2^(VAE levels - 1).
+  int vae_scale_factor() const { return 1 << (vae->config().levels() - 1); }
+  /// diffusers' default image size: unet sample_size * vae_scale_factor.
+  int default_size() const { return int(unet->config().sample_size) * vae_scale_factor(); }
+};
+
+/// The make_sampler name of a diffusers scheduler class ("PNDMScheduler" -> "pndm"); Error
+/// for classes without a sampler here.
+std::string sampler_for_scheduler_class(const std::string& class_name, bool karras);
+
+/// Loads a diffusers pipeline folder. Errors name the missing file or the unsupported
+/// pipeline class.
+PipelineModels load_diffusers_pipeline(const std::string& dir);
+
+}  // namespace diffnorm
