@@ -94,9 +94,9 @@ Tensor UNet2DConditionModel::embedding(int64_t batch, const Tensor& timestep, co
   const UNet2DConditionConfig& c = config_;
   DN_CHECK(timestep.numel() == batch || timestep.numel() == 1, "UNet: timestep {} does not match batch {}",
            timestep.describe(), batch);
-  Tensor t = Tensor::full({batch}, 0.0);
-  const Tensor tf = timestep.to(DType::F32).reshape({-1});
-  for (int64_t b = 0; b < batch; ++b) t.data<float>()[b] = tf.data<float>()[timestep.numel() == 1 ? 0 : b];
+  // Schedulers hand over float32, float64 or int64 timesteps; the embedding is float32.
+  Tensor t = Tensor::empty({batch});
+  for (int64_t b = 0; b < batch; ++b) t.data<float>()[b] = float(timestep.item(timestep.numel() == 1 ? 0 : b));
 
   const Tensor t_emb = ops::timestep_embedding(t, c.block_out_channels[0], {c.flip_sin_to_cos, c.freq_shift});
   if (capture) capture->tokens("time_proj", t_emb);
@@ -140,9 +140,6 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, const Tensor& timeste
   const int64_t batch = sample.size(0);
   DN_CHECK(context.dim() == 3 && context.size(0) == batch && context.size(2) == c.cross_attention_dim,
            "UNet: encoder_hidden_states must be [{}, S, {}], got {}", batch, c.cross_attention_dim, context.describe());
-  const int64_t factor = int64_t(1) << (c.levels() - 1);
-  DN_CHECK(sample.size(1) % factor == 0 && sample.size(2) % factor == 0,
-           "UNet: sample height and width ({}x{}) must be multiples of {}", sample.size(1), sample.size(2), factor);
 
   const Tensor emb = embedding(batch, timestep, added, capture);
   const Tensor temb_act = ops::silu(emb);

@@ -35,7 +35,8 @@ class UNet2DConditionModel {
   static UNet2DConditionModel load(const std::string& dir);
 
   /// sample NHWC [B, H, W, in_channels]; timestep [B] (or [1], broadcast); context
-  /// [B, S, cross_attention_dim]. Returns NHWC [B, H, W, out_channels].
+  /// [B, S, cross_attention_dim]. Returns NHWC [B, H, W, out_channels]. H and W need not be
+  /// multiples of the downsampling factor (upsamplers then match the skips' sizes).
   Tensor forward(const Tensor& sample, const Tensor& timestep, const Tensor& context, const UNetAddedCond& added = {},
                  const ActivationCapture* capture = nullptr) const;
   const UNet2DConditionConfig& config() const { return config_; }

@@ -36,7 +36,8 @@ Tensor UNetUpBlock::forward(const Tensor& x, const Tensor& temb_act, const Tenso
     if (!attentions_.empty()) h = attentions_[j].forward(h, context, capture);
   }
   if (upsampler_) {
-    h = upsampler_->forward(h);
+    // To the size of the next skip: they differ from 2x when a size was odd on the way down.
+    h = skips.empty() ? upsampler_->forward(h) : upsampler_->forward(h, skips.back().size(1), skips.back().size(2));
     if (capture) capture->image(path_ + ".upsamplers.0", h);
   }
   if (capture) capture->image(path_, h);
