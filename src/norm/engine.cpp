@@ -333,6 +333,28 @@ void group_coefficients(const NormSpec& spec, const AffineTable& aff, const doub
   }
 }
 
+// The low part of each statistic's mean, μ − mean (as the forward's apply uses it): x̂
+// needs x − μ, and the fp32 mean is off by up to |μ|·2⁻²⁴, a relative error of x̂ of up to
+// |μ|·rstd·2⁻²⁴. Below kMeanLoNeeded·2⁻²⁴ (2.4e-7) it is ignored; above, μ is recomputed
+// from x (one more read of x, only for data far from zero mean). Constant statistics
+// (eval) are exact as given.
+constexpr double kMeanLoNeeded = 4.0;
+
+const float* mean_low_part(const NormSpec& spec, const BackwardIO& io, bool stats_constant, Arena& arena) {
+  const int64_t K = spec.stat_count();
+  float* lo = arena.allocate_array<float>(size_t(K));
+  std::fill(lo, lo + K, 0.0f);
+  if (stats_constant || !spec.center) return lo;
+  bool needed = false;
+  for (int64_t k = 0; k < K && !needed; ++k)
+    needed = !(std::abs(double(io.mean[k])) * double(io.rstd[k]) <= kMeanLoNeeded);
+  if (!needed) return lo;
+  Moments* stats = arena.allocate_array<Moments>(size_t(K));
+  compute_moments(spec, io.dtype, io.x, stats, arena);
+  for (int64_t k = 0; k < K; ++k) lo[k] = float(stats[k].mean - double(io.mean[k]));
+  return lo;
+}
+
 }  // namespace
 
 void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_constant, Arena& arena) {
@@ -345,6 +367,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   const AffineTable aff = make_affine(sh, io.gamma, io.beta, io.modulation, arena);
   const bool want_params = io.dgamma || io.dbeta || io.dscale || io.dshift;
   const bool inner = channels_innermost(sh);
+  const float* mean_lo = mean_low_part(spec, io, stats_constant, arena);
 
   if (spec.reduce == Reduce::Position) {
     DN_CHECK(!stats_constant, "norm_backward: Position statistics are always computed from x");
@@ -357,6 +380,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
       G.vec_stride = aff.stride;
       G.chunk_rows = 64;
       G.m = io.mean;
+      G.mlo = mean_lo;
       G.r = io.rstd;
       G.k = aff.k;
       G.q = aff.q;
@@ -384,6 +408,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
       G.width = S;
       G.k_stride = aff.stride;
       G.m = io.mean;
+      G.mlo = mean_lo;
       G.r = io.rstd;
       G.k = aff.k;
       G.q = aff.q;
@@ -403,6 +428,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   float* c2 = arena.allocate_array<float>(size_t(K));
   if (!inner) {  // rows (n, c) of S
     float* m = arena.allocate_array<float>(size_t(N * C));
+    float* mlo = arena.allocate_array<float>(size_t(N * C));
     float* r = arena.allocate_array<float>(size_t(N * C));
     float* k = arena.allocate_array<float>(size_t(N * C));
     float* q = arena.allocate_array<float>(size_t(N * C));
@@ -410,11 +436,12 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
       for (int64_t c = 0; c < C; ++c) {
         const int64_t j = spec.stat_index(n, c, 0);
         m[n * C + c] = io.mean[j];
+        mlo[n * C + c] = mean_lo[j];
         r[n * C + c] = io.rstd[j];
         k[n * C + c] = aff.k[n * aff.stride + c];
         q[n * C + c] = aff.q[n * aff.stride + c];
       }
-    RowScalars R{N * C, S, m, r, k, q, io.activation};
+    RowScalars R{N * C, S, m, mlo, r, k, q, io.activation};
     double* A = arena.allocate_array<double>(size_t(N * C));
     double* B = arena.allocate_array<double>(size_t(N * C));
     row_grad_sums(io.dtype, io.x, io.dy, R, A, B);
@@ -438,6 +465,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   V.layout = {blocks, shared ? N * S : S, C, chunk_rows_for(C), 0};
   V.act = io.activation;
   float* m = arena.allocate_array<float>(size_t(blocks * C));
+  float* mlo = arena.allocate_array<float>(size_t(blocks * C));
   float* r = arena.allocate_array<float>(size_t(blocks * C));
   float* k = arena.allocate_array<float>(size_t(blocks * C));
   float* q = arena.allocate_array<float>(size_t(blocks * C));
@@ -445,11 +473,13 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
     for (int64_t c = 0; c < C; ++c) {
       const int64_t j = spec.stat_index(n, c, 0);
       m[n * C + c] = io.mean[j];
+      mlo[n * C + c] = mean_lo[j];
       r[n * C + c] = io.rstd[j];
       k[n * C + c] = aff.k[n * aff.stride + c];
       q[n * C + c] = aff.q[n * aff.stride + c];
     }
   V.m = m;
+  V.mlo = mlo;
   V.r = r;
   V.k = k;
   V.q = q;

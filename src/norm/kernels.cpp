@@ -256,6 +256,9 @@ void ApplyTyped(const void* xv, void* yv, const ApplyLayout& L) {
 
 // ---- backward ----------------------------------------------------------------------------
 
+// x̂ = ((x − m) − m_lo)·r: x − m is exact near the mean (Sterbenz), then the low part.
+inline VF Normalized(VF x, VF m, VF mlo, VF r) { return hn::Mul(hn::Sub(hn::Sub(x, m), mlo), r); }
+
 // du = dy·SiLU'(x̂·k + q) or dy.
 inline VF GradIn(VF dy, VF xh, VF k, VF q, bool silu) {
   return silu ? hn::Mul(dy, SiluGrad(hn::MulAdd(xh, k, q))) : dy;
@@ -268,7 +271,7 @@ void RowGradSumsT(const T* x, const T* dy, const RowScalars& S, double* sum_du, 
   const bool silu = S.act == Activation::SiLU;
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < S.rows; ++row) {
-    const VF m = hn::Set(d, S.m[row]), r = hn::Set(d, S.r[row]);
+    const VF m = hn::Set(d, S.m[row]), mlo = hn::Set(d, S.mlo[row]), r = hn::Set(d, S.r[row]);
     const VF k = hn::Set(d, S.k[row]), q = hn::Set(d, S.q[row]);
     const T* xr = x + row * S.width;
     const T* gr = dy + row * S.width;
@@ -278,7 +281,7 @@ void RowGradSumsT(const T* x, const T* dy, const RowScalars& S, double* sum_du, 
       VF a1 = hn::Zero(d), a2 = hn::Zero(d);
       for (; i < end; i += N) {
         const int64_t w = std::min(N, end - i);
-        const VF xh = hn::Mul(hn::Sub(LoadPart(xr + i, w), m), r);
+        const VF xh = Normalized(LoadPart(xr + i, w), m, mlo, r);
         // Lanes past w load dy = 0, so du = 0 there.
         const VF du = GradIn(LoadPart(gr + i, w), xh, k, q, silu);
         a1 = hn::Add(a1, du);
@@ -302,13 +305,13 @@ void RowGradDxT(const T* x, const T* dy, T* dx, const RowScalars& S, const float
   for (int64_t item = 0; item < S.rows * pieces; ++item) {
     const int64_t row = item / pieces;
     const int64_t i0 = (item % pieces) * kPiece, i1 = std::min(S.width, i0 + kPiece);
-    const VF m = hn::Set(d, S.m[row]), r = hn::Set(d, S.r[row]);
+    const VF m = hn::Set(d, S.m[row]), mlo = hn::Set(d, S.mlo[row]), r = hn::Set(d, S.r[row]);
     const VF k = hn::Set(d, S.k[row]), q = hn::Set(d, S.q[row]);
     const VF c1 = hn::Set(d, c1v[row]), c2 = hn::Set(d, c2v[row]);
     const int64_t o = row * S.width;
     for (int64_t i = i0; i < i1; i += N) {
       const int64_t w = std::min(N, i1 - i);
-      const VF xh = hn::Mul(hn::Sub(LoadPart(x + o + i, w), m), r);
+      const VF xh = Normalized(LoadPart(x + o + i, w), m, mlo, r);
       const VF du = GradIn(LoadPart(dy + o + i, w), xh, k, q, silu);
       // dx = r·(k·du − c1 − x̂·c2)
       const VF g = hn::NegMulAdd(xh, c2, hn::Sub(hn::Mul(k, du), c1));
@@ -332,12 +335,13 @@ void ColGradSumsT(const T* x, const T* dy, const ColVectors& V, double* out_du, 
     const int64_t vo = b * L.width;
     for (int64_t c = 0; c < L.width; c += N) {
       const int64_t w = std::min(N, L.width - c);
-      const VF m = LoadVecPart(V.m + vo + c, w), r = LoadVecPart(V.r + vo + c, w);
+      const VF m = LoadVecPart(V.m + vo + c, w), mlo = LoadVecPart(V.mlo + vo + c, w);
+      const VF r = LoadVecPart(V.r + vo + c, w);
       const VF k = LoadVecPart(V.k + vo + c, w), q = LoadVecPart(V.q + vo + c, w);
       VF a1 = hn::Zero(d), a2 = hn::Zero(d);
       for (int64_t row = r0; row < r1; ++row) {
         const int64_t o = base + row * L.width + c;
-        const VF xh = hn::Mul(hn::Sub(LoadPart(x + o, w), m), r);
+        const VF xh = Normalized(LoadPart(x + o, w), m, mlo, r);
         const VF du = GradIn(LoadPart(dy + o, w), xh, k, q, silu);
         a1 = hn::Add(a1, du);
         a2 = hn::MulAdd(du, xh, a2);
@@ -366,9 +370,10 @@ void ColGradDxT(const T* x, const T* dy, T* dx, const ColVectors& V, const float
     const int64_t o = row * L.width;
     for (int64_t c = 0; c < L.width; c += N) {
       const int64_t w = std::min(N, L.width - c);
-      const VF m = LoadVecPart(V.m + vo + c, w), r = LoadVecPart(V.r + vo + c, w);
+      const VF m = LoadVecPart(V.m + vo + c, w), mlo = LoadVecPart(V.mlo + vo + c, w);
+      const VF r = LoadVecPart(V.r + vo + c, w);
       const VF k = LoadVecPart(V.k + vo + c, w), q = LoadVecPart(V.q + vo + c, w);
-      const VF xh = hn::Mul(hn::Sub(LoadPart(x + o + c, w), m), r);
+      const VF xh = Normalized(LoadPart(x + o + c, w), m, mlo, r);
       const VF du = GradIn(LoadPart(dy + o + c, w), xh, k, q, silu);
       const VF g = hn::NegMulAdd(xh, LoadVecPart(c2v + vo + c, w),
                                  hn::Sub(hn::Mul(k, du), LoadVecPart(c1v + vo + c, w)));
@@ -399,13 +404,13 @@ void RowStatsBackwardT(const T* x, const T* dy, T* dx, const RowStatsGrad& G, do
     const float* kv = G.k + b * G.vec_stride;
     const float* qv = G.q + b * G.vec_stride;
     for (int64_t row = r0; row < r1; ++row) {
-      const VF m = hn::Set(d, G.m[row]), r = hn::Set(d, G.r[row]);
+      const VF m = hn::Set(d, G.m[row]), mlo = hn::Set(d, G.mlo[row]), r = hn::Set(d, G.r[row]);
       const int64_t o = row * W;
       VF g1 = hn::Zero(d), g2 = hn::Zero(d);
       for (int64_t c = 0; c < W; c += N) {
         const int64_t w = std::min(N, W - c);
         const VF k = LoadVecPart(kv + c, w);
-        const VF xh = hn::Mul(hn::Sub(LoadPart(x + o + c, w), m), r);
+        const VF xh = Normalized(LoadPart(x + o + c, w), m, mlo, r);
         const VF du = GradIn(LoadPart(dy + o + c, w), xh, k, LoadVecPart(qv + c, w), silu);
         StorePart(du, du_buf + c, w);
         const VF kdu = hn::Mul(k, du);
@@ -420,7 +425,7 @@ void RowStatsBackwardT(const T* x, const T* dy, T* dx, const RowStatsGrad& G, do
       const VF c2 = hn::Set(d, float(SumLanes(g2)) * inv_w);
       for (int64_t c = 0; c < W; c += N) {
         const int64_t w = std::min(N, W - c);
-        const VF xh = hn::Mul(hn::Sub(LoadPart(x + o + c, w), m), r);
+        const VF xh = Normalized(LoadPart(x + o + c, w), m, mlo, r);
         const VF kdu = hn::Mul(LoadVecPart(kv + c, w), LoadVecPart(du_buf + c, w));
         StorePart(hn::Mul(r, hn::NegMulAdd(xh, c2, hn::Sub(kdu, c1))), dx + o + c, w);
       }
@@ -453,6 +458,7 @@ void ColStatsBackwardT(const T* x, const T* dy, T* dx, const ColStatsGrad& G, do
     float* g2 = g1 + kColChunk;
     std::fill(g1, g1 + 2 * kColChunk, 0.0f);
     const float* mv = G.m + b * S;
+    const float* mlov = G.mlo + b * S;
     const float* rv = G.r + b * S;
     // Pass 1: column sums over the channels of k·du and k·du·x̂; row sums for dγ/dβ.
     for (int64_t c = 0; c < C; ++c) {
@@ -461,7 +467,8 @@ void ColStatsBackwardT(const T* x, const T* dy, T* dx, const ColStatsGrad& G, do
       VF a1 = hn::Zero(d), a2 = hn::Zero(d);
       for (int64_t s = s0; s < s1; s += N) {
         const int64_t w = std::min(N, s1 - s);
-        const VF xh = hn::Mul(hn::Sub(LoadPart(x + o + s, w), LoadVecPart(mv + s, w)), LoadVecPart(rv + s, w));
+        const VF xh = Normalized(LoadPart(x + o + s, w), LoadVecPart(mv + s, w), LoadVecPart(mlov + s, w),
+                                 LoadVecPart(rv + s, w));
         const VF du = GradIn(LoadPart(dy + o + s, w), xh, k, q, silu);
         const VF kdu = hn::Mul(k, du);
         StorePart(hn::Add(LoadVecPart(g1 + s - s0, w), kdu), g1 + s - s0, w);
@@ -481,7 +488,7 @@ void ColStatsBackwardT(const T* x, const T* dy, T* dx, const ColStatsGrad& G, do
       for (int64_t s = s0; s < s1; s += N) {
         const int64_t w = std::min(N, s1 - s);
         const VF r = LoadVecPart(rv + s, w);
-        const VF xh = hn::Mul(hn::Sub(LoadPart(x + o + s, w), LoadVecPart(mv + s, w)), r);
+        const VF xh = Normalized(LoadPart(x + o + s, w), LoadVecPart(mv + s, w), LoadVecPart(mlov + s, w), r);
         const VF du = GradIn(LoadPart(dy + o + s, w), xh, k, q, silu);
         const VF c1 = G.center ? hn::Mul(LoadVecPart(g1 + s - s0, w), hn::Set(d, inv_c)) : hn::Zero(d);
         const VF c2 = hn::Mul(LoadVecPart(g2 + s - s0, w), hn::Set(d, inv_c));

@@ -78,14 +78,15 @@ struct ApplyLayout {
 };
 void apply(DType dtype, const void* x, void* y, const ApplyLayout& layout);
 
-// Backward. Per element: x̂ = (x − m)·r, u = x̂·k + q (the pre-activation value, k = γ(1+s),
+// Backward. Per element: x̂ = ((x − m) − m_lo)·r (m_lo the fp32 mean's rounding error, as
+// in the apply; never null), u = x̂·k + q (the pre-activation value, k = γ(1+s),
 // q = β(1+s) + t), du = dy·act'(u); dx = r·(k·du − c1 − x̂·c2).
 
 /// Rows of contiguous elements with per-row scalars m, r, k, q: per-row sums of du and
 /// du·x̂ (sum_du, sum_dux, double) and then, with per-row c1, c2, dx.
 struct RowScalars {
   int64_t rows = 0, width = 0;
-  const float *m = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;
+  const float *m = nullptr, *mlo = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;
   Activation act = Activation::None;
 };
 void row_grad_sums(DType dtype, const void* x, const void* dy, const RowScalars& s, double* sum_du,
@@ -98,7 +99,7 @@ void row_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const Row
 /// out_du/out_dux[(b·chunks + j)·width + c].
 struct ColVectors {
   ColLayout layout;
-  const float *m = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;
+  const float *m = nullptr, *mlo = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;
   Activation act = Activation::None;
 };
 void col_grad_sums(DType dtype, const void* x, const void* dy, const ColVectors& v, double* out_du,
@@ -113,7 +114,7 @@ void col_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const Col
 /// [(b·chunks + j)·width + c]. `scratch`: 3·width floats per thread.
 struct RowStatsGrad {
   int64_t rows = 0, width = 0, rows_per_block = 1, vec_stride = 0, chunk_rows = 1;
-  const float *m = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;
+  const float *m = nullptr, *mlo = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;
   Activation act = Activation::None;
   bool center = true;
   int64_t chunks_per_block() const { return (rows_per_block + chunk_rows - 1) / chunk_rows; }
@@ -129,7 +130,7 @@ void row_stats_backward(DType dtype, const void* x, const void* dy, void* dx, co
 inline constexpr int64_t kColChunk = 256;
 struct ColStatsGrad {
   int64_t blocks = 0, rows = 0, width = 0, k_stride = 0;
-  const float *m = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;
+  const float *m = nullptr, *mlo = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;
   Activation act = Activation::None;
   bool center = true;
 };

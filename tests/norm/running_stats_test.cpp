@@ -142,7 +142,9 @@ TEST(AdaBN, ExactAccumulatorIsPopulationStatisticsInAnyOrder) {
     }
     std::vector<float> rm(C), rv(C);
     fwd.finalize(rm.data(), rv.data());
-    EXPECT_LE(max_rel(rv, var_ref), 1e-7);
+    // One fp32 rounding (6e-8) on top of the engine's variance at mean 1e3σ (fp32 shifted
+    // sums: measured ≤ 2.8e-7 relative over 300 seeds; the double value is checked above).
+    EXPECT_LE(max_rel(rv, var_ref), 5e-7);
   }
 }
 
