@@ -183,6 +183,7 @@ GenerationResult generate(const PipelineModels& base, const PipelineModels* refi
     latents = initial_latents(*sampler, shape, gen);
   }
   if (refiner) window = denoising_end_window(*sampler, r.refiner_start);
+  if (hooks.on_initial_latents) hooks.on_initial_latents(latents);
   latents = run_stage(base, r, cond, *sampler, std::move(latents), gen, window, "base", hooks);
 
   if (refiner) {

@@ -45,6 +45,8 @@ struct GenerationRequest {
 struct GenerationHooks {
   /// Before a stage of work: "text encoding", "sampling", "refining", "decoding".
   std::function<void(const std::string& stage)> on_stage;
+  /// The latents entering the first step of the base stage (NCHW).
+  std::function<void(const Tensor& latents)> on_initial_latents;
   /// After each sampler step of stage "base" / "refiner": step index within the stage, the
   /// number of steps, the step's timestep and the new latents (NCHW).
   std::function<void(const std::string& stage, int step, int steps, double timestep, const Tensor& latents)> on_step;
