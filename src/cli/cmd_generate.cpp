@@ -29,19 +29,12 @@ namespace {
 namespace fs = std::filesystem;
 
 struct GenerateArgs {
-  std::string model, refiner, output = "output.png", init_image, aspect, scheduler = "default";
+  std::string model, refiner, config_dir, output = "output.png", init_image, aspect, scheduler = "default";
   std::optional<std::string> negative, prompt_2;
   std::optional<double> cfg_scale;
   GenerationRequest request;
   int batch_count = 1;
 };
-
-PipelineModels load_model(const std::string& path) {
-  DN_CHECK(fs::exists(path), "model {} not found (expected a diffusers pipeline folder with model_index.json)", path);
-  DN_CHECK(fs::is_directory(path),
-           "{}: single-file checkpoints are not supported by generate yet; convert it to a diffusers folder", path);
-  return load_diffusers_pipeline(path);
-}
 
 std::string output_path(const std::string& out, int index, int count) {
   if (count == 1) return out;
@@ -84,10 +77,10 @@ void run_generate(GenerateArgs a) {
                "(the image is noise; pass -m MODEL for a real one)\n");
     base = make_default_pipeline();
   } else {
-    base = load_model(a.model);
+    base = load_pipeline(a.model, a.config_dir);
   }
   std::optional<PipelineModels> refiner;
-  if (!a.refiner.empty()) refiner = load_model(a.refiner);
+  if (!a.refiner.empty()) refiner = load_pipeline(a.refiner, a.config_dir);
   const std::string hash = base.hash_file.empty() ? "" : a1111_short_hash(base.hash_file);
   const double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
   fmt::print(stderr, "loaded {} ({}){} in {:.2f} s\n", base.name, to_string(base.kind),
@@ -139,7 +132,10 @@ const RegisterCommand kGenerate{
        GenerationRequest& r = a->request;
        r.seed = 42;
        sub.add_option("-m,--model", a->model,
-                      "Diffusers pipeline folder (default: a built-in tiny model with random weights)");
+                      "Diffusers pipeline folder or single-file .safetensors (default: a built-in tiny model with "
+                      "random weights)");
+       sub.add_option("--config-dir", a->config_dir,
+                      "Single files of unusual proportions: a diffusers folder whose component configs describe them");
        sub.add_option("--refiner", a->refiner, "SDXL refiner folder: continues the base's latents");
        sub.add_option("--refiner-start", r.refiner_start, "Fraction of the schedule the base runs before the refiner")
            ->check(CLI::Range(0.0, 1.0));

@@ -7,6 +7,7 @@
 #include "core/check.h"
 #include "io/json_file.h"
 #include "nn/component.h"
+#include "nn/single_file_weights.h"
 
 namespace diffnorm {
 
@@ -87,6 +88,52 @@ PipelineModels load_diffusers_pipeline(const std::string& dir_in) {
   m.default_sampler = sampler_for_scheduler_class(sched.value("_class_name", ""), m.scheduler.use_karras_sigmas);
   m.hash_file = nn::component_weights_path((dir / "unet").string());
   return m;
+}
+
+PipelineModels load_single_file_pipeline(const std::string& path, const std::string& config_dir) {
+  nn::SingleFileOptions options;
+  options.config_dir = config_dir;
+  const nn::SingleFileCheckpoint ckpt = nn::SingleFileCheckpoint::open(path, options);
+  PipelineModels m;
+  m.name = fs::path(path).stem().string();
+  m.hash_file = path;
+  switch (ckpt.family()) {
+    case ModelFamily::SD1Checkpoint:
+    case ModelFamily::SD2Checkpoint: m.kind = PipelineKind::SD; break;
+    case ModelFamily::SDXLBaseCheckpoint: m.kind = PipelineKind::SDXLBase; break;
+    case ModelFamily::SDXLRefinerCheckpoint: m.kind = PipelineKind::SDXLRefiner; break;
+    default: fail("{}: not a full SD/SDXL checkpoint (needs UNet, VAE and text encoder)", path);
+  }
+  m.force_zeros_for_empty_prompt = m.kind == PipelineKind::SDXLBase;
+  auto text = [&](const std::string& component, std::string_view pad) {
+    auto w = ckpt.weights(component);
+    auto slot = std::make_unique<TextEncoderSlot>(TextEncoderSlot{ClipTokenizer(pad), nullptr});
+    slot->model = std::make_unique<models::CLIPTextModel>(*w, models::CLIPTextConfig::from(ckpt.config(component)));
+    w->check_all_used();
+    return slot;
+  };
+  // OpenCLIP encoders (SD2's text_encoder, SDXL's text_encoder_2) pad with "!" (id 0).
+  if (m.kind != PipelineKind::SDXLRefiner)
+    m.text_encoder = text("text_encoder", ckpt.family() == ModelFamily::SD2Checkpoint ? "!" : "<|endoftext|>");
+  if (m.kind != PipelineKind::SD) m.text_encoder_2 = text("text_encoder_2", "!");
+  {
+    auto w = ckpt.weights("unet");
+    m.unet = std::make_unique<models::UNet2DConditionModel>(
+        *w, models::UNet2DConditionConfig::from(ckpt.config("unet")));
+    w->check_all_used();
+  }
+  {
+    auto w = ckpt.weights("vae");
+    m.vae = std::make_unique<models::AutoencoderKL>(*w, models::AutoencoderKLConfig::from(ckpt.config("vae")));
+    w->check_all_used();
+  }
+  m.default_sampler = "euler";
+  return m;
+}
+
+PipelineModels load_pipeline(const std::string& path, const std::string& config_dir) {
+  DN_CHECK(fs::exists(path), "model {} not found (expected a diffusers folder or a .safetensors checkpoint)", path);
+  return fs::is_directory(path) ? load_diffusers_pipeline(path) : load_single_file_pipeline(path, config_dir);
 }
 
 }  // namespace diffnorm

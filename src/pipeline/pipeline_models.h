@@ -52,4 +52,14 @@ std::string sampler_for_scheduler_class(const std::string& class_name, bool karr
 /// pipeline class.
 PipelineModels load_diffusers_pipeline(const std::string& dir);
 
+/// Loads a single-file checkpoint (SD1.x/2.x LDM, SDXL base/refiner SGM; nn/single_file_weights.h).
+/// `config_dir`: a diffusers folder whose component configs describe the file (models of
+/// other proportions than the published ones); empty: configs derived from the tensors.
+/// Single files carry no scheduler: the SD defaults (scaled_linear, leading, epsilon) and
+/// Euler are used; a v-prediction SD2 file needs the prediction type given by the caller.
+PipelineModels load_single_file_pipeline(const std::string& path, const std::string& config_dir = "");
+
+/// A folder (diffusers) or a .safetensors file (single file).
+PipelineModels load_pipeline(const std::string& path, const std::string& config_dir = "");
+
 }  // namespace diffnorm

@@ -201,3 +201,28 @@ TEST(DefaultModel, DeterministicAndQuick) {
 
 }  // namespace
 }  // namespace diffnorm
+
+namespace diffnorm {
+namespace {
+
+// The fixtures' single files hold the folders' weights exactly (fp16-rounded both): the
+// same request gives the same image from either.
+TEST(GenerateSingleFile, MatchesTheDiffusersFolder) {
+  for (const std::string name : {"sd15-struct", "sdxl-struct"}) {
+    SCOPED_TRACE(name);
+    const PipelineModels file = load_pipeline(test::pipelines_dir() + "/single_file/" + name + ".fp16.safetensors",
+                                              test::pipelines_dir() + "/" + name);
+    const PipelineModels& folder = test::pipeline(name);
+    EXPECT_EQ(file.kind, folder.kind);
+    GenerationRequest r;
+    r.prompt = "a red fox";
+    r.negative_prompt = "blurry";
+    r.steps = 2;
+    r.sampler = "euler";
+    r.width = r.height = 64;
+    EXPECT_EQ(generate(file, nullptr, r).image.to_vector(), generate(folder, nullptr, r).image.to_vector());
+  }
+}
+
+}  // namespace
+}  // namespace diffnorm
