@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <unordered_map>
 
 #include "core/check.h"
 #include "ops/dnnl_context.h"
@@ -123,13 +122,8 @@ void Conv2d::forward(const Tensor& src, Tensor& dst, bool accumulate) const {
   const dnnl::memory weights = weights_[plan.weights_index];  // a handle copy: weights_ may grow
   lock.unlock();
 
-  dnnl::memory src_mem(plan.src_desc, dnnl_engine(), const_cast<void*>(src.raw()));
-  dnnl::memory dst_mem(plan.dst_desc, dnnl_engine(), dst.raw());
-  std::unordered_map<int, dnnl::memory> args{
-      {DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst_mem}};
-  if (has_bias_) args.emplace(DNNL_ARG_BIAS, bias_);
-  plan.primitive.execute(dnnl_stream(), args);
-  dnnl_stream().wait();
+  execute_weighted(plan.primitive, plan.src_desc, src.raw(), weights, has_bias_ ? &bias_ : nullptr, plan.dst_desc,
+                   dst.raw());
 }
 
 Tensor Conv2d::forward(const Tensor& src) const {

@@ -1,5 +1,7 @@
 #include "ops/dnnl_context.h"
 
+#include <unordered_map>
+
 static_assert(DNNL_CPU_RUNTIME == DNNL_RUNTIME_OMP,
               "diffnorm shares one OpenMP thread setting with oneDNN; this oneDNN is not built on OpenMP");
 
@@ -14,6 +16,18 @@ dnnl::stream& dnnl_stream() {
   // One stream per thread: a dnnl::stream is not meant to be shared by concurrent callers.
   thread_local dnnl::stream stream(dnnl_engine());
   return stream;
+}
+
+void execute_weighted(const dnnl::primitive& primitive, const dnnl::memory::desc& src_desc, const void* src,
+                      const dnnl::memory& weights, const dnnl::memory* bias, const dnnl::memory::desc& dst_desc,
+                      void* dst) {
+  std::unordered_map<int, dnnl::memory> args{
+      {DNNL_ARG_SRC, dnnl::memory(src_desc, dnnl_engine(), const_cast<void*>(src))},
+      {DNNL_ARG_WEIGHTS, weights},
+      {DNNL_ARG_DST, dnnl::memory(dst_desc, dnnl_engine(), dst)}};
+  if (bias) args.emplace(DNNL_ARG_BIAS, *bias);
+  primitive.execute(dnnl_stream(), args);
+  dnnl_stream().wait();
 }
 
 }  // namespace diffnorm::ops

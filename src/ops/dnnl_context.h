@@ -11,4 +11,11 @@ dnnl::engine& dnnl_engine();
 /// An in-order stream on dnnl_engine(); primitives execute synchronously on CPU.
 dnnl::stream& dnnl_stream();
 
+/// Runs a weighted primitive (convolution, matmul) on caller buffers described by its
+/// plan's src/dst descriptors, with prepared weights and an optional bias (null: none),
+/// and waits for it.
+void execute_weighted(const dnnl::primitive& primitive, const dnnl::memory::desc& src_desc, const void* src,
+                      const dnnl::memory& weights, const dnnl::memory* bias, const dnnl::memory::desc& dst_desc,
+                      void* dst);
+
 }  // namespace diffnorm::ops

@@ -1,7 +1,6 @@
 #include "ops/linear.h"
 
 #include <cstring>
-#include <unordered_map>
 
 #include "core/check.h"
 #include "ops/dnnl_context.h"
@@ -93,13 +92,8 @@ void Linear::forward(const Tensor& x, Tensor& y, bool accumulate) const {
   const dnnl::memory weights = weights_[plan.weights_index];  // a handle copy: weights_ may grow
   lock.unlock();
 
-  dnnl::memory src_mem(plan.src_desc, dnnl_engine(), const_cast<void*>(x.raw()));
-  dnnl::memory dst_mem(plan.dst_desc, dnnl_engine(), y.raw());
-  std::unordered_map<int, dnnl::memory> args{
-      {DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst_mem}};
-  if (has_bias_) args.emplace(DNNL_ARG_BIAS, bias_);
-  plan.primitive.execute(dnnl_stream(), args);
-  dnnl_stream().wait();
+  execute_weighted(plan.primitive, plan.src_desc, x.raw(), weights, has_bias_ ? &bias_ : nullptr, plan.dst_desc,
+                   y.raw());
 }
 
 Tensor Linear::forward(const Tensor& x) const {
