@@ -3,8 +3,12 @@
 //   y = act(γ · (x − μ_g) / sqrt(σ²_g + eps) + β), statistics per (sample, group).
 #pragma once
 
+#include <string>
+
 #include "diffnorm/norm.h"
+#include "models/activation_capture.h"
 #include "nn/module_path.h"
+#include "ops/activations.h"
 
 namespace diffnorm::models {
 
@@ -19,6 +23,16 @@ class GroupNorm {
     params.beta = beta_;
     params.activation = act;
     return group_norm(x, Layout::NHWC, groups_, eps_, params).y;
+  }
+
+  /// GroupNorm then SiLU, fused; with a capture the GroupNorm output is recorded under
+  /// `path` before the SiLU (where the reference's hooks see it), at the cost of a pass.
+  Tensor forward_silu(const Tensor& x, const ActivationCapture* capture, const std::string& path) const {
+    if (!capture) return forward(x, Activation::SiLU);
+    Tensor h = forward(x);
+    capture->image(path, h);
+    ops::silu(h, h);
+    return h;
   }
 
  private:

@@ -154,13 +154,7 @@ Tensor UNet2DConditionModel::forward(const Tensor& sample, const Tensor& timeste
   h = mid_block_->forward(h, temb_act, ctx, capture);
   for (const UNetUpBlock& block : up_blocks_) h = block.forward(h, temb_act, ctx, skips, capture);
 
-  if (capture) {  // the reference records the GroupNorm output before its SiLU
-    h = conv_norm_out_.forward(h);
-    capture->image("conv_norm_out", h);
-    ops::silu(h, h);
-  } else {
-    h = conv_norm_out_.forward(h, Activation::SiLU);
-  }
+  h = conv_norm_out_.forward_silu(h, capture, "conv_norm_out");
   h = conv_out_.forward(h);
   if (capture) capture->image("conv_out", h);
   return h;

@@ -1,8 +1,5 @@
 #include "models/vae_decoder.h"
 
-#include "ops/activations.h"
-
-
 namespace diffnorm::models {
 
 namespace {
@@ -51,13 +48,7 @@ Tensor Decoder::forward(const Tensor& z, const ActivationCapture* capture) const
     }
     if (capture) capture->image(b, h);
   }
-  if (capture) {
-    h = conv_norm_out_.forward(h);
-    capture->image(p + ".conv_norm_out", h);
-    ops::silu(h, h);
-  } else {
-    h = conv_norm_out_.forward(h, Activation::SiLU);
-  }
+  h = conv_norm_out_.forward_silu(h, capture, p + ".conv_norm_out");
   h = conv_out_.forward(h);
   if (capture) capture->image(p + ".conv_out", h);
   return h;

@@ -1,8 +1,5 @@
 #include "models/vae_encoder.h"
 
-#include "ops/activations.h"
-
-
 namespace diffnorm::models {
 
 namespace {
@@ -52,13 +49,7 @@ Tensor Encoder::forward(const Tensor& x, const ActivationCapture* capture) const
     if (capture) capture->image(b, h);
   }
   h = mid_block_.forward(h, capture);
-  if (capture) {
-    h = conv_norm_out_.forward(h);
-    capture->image(p + ".conv_norm_out", h);
-    ops::silu(h, h);
-  } else {
-    h = conv_norm_out_.forward(h, Activation::SiLU);
-  }
+  h = conv_norm_out_.forward_silu(h, capture, p + ".conv_norm_out");
   h = conv_out_.forward(h);
   if (capture) capture->image(p + ".conv_out", h);
   return h;
