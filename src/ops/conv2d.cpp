@@ -98,13 +98,7 @@ const Conv2d::Plan& Conv2d::plan_for(int64_t n, int64_t h, int64_t w, bool accum
                                         src_desc, weights_any, bias_.get_desc(), dst_desc, strides, pad_l, pad_r)
       : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
                                         src_desc, weights_any, dst_desc, strides, pad_l, pad_r);
-  dnnl::primitive_attr attr;
-  if (accumulate) {
-    dnnl::post_ops ops;
-    ops.append_sum(1.0f);
-    attr.set_post_ops(ops);
-  }
-  const dnnl::convolution_forward::primitive_desc pd(desc, attr, dnnl_engine());
+  const dnnl::convolution_forward::primitive_desc pd(desc, accumulate_attr(accumulate), dnnl_engine());
   Plan plan{dnnl::convolution_forward(pd), src_desc, dst_desc, weights_in(pd.weights_desc())};
   return plans_.emplace(key, std::move(plan)).first->second;
 }

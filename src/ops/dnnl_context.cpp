@@ -18,6 +18,16 @@ dnnl::stream& dnnl_stream() {
   return stream;
 }
 
+dnnl::primitive_attr accumulate_attr(bool accumulate) {
+  dnnl::primitive_attr attr;
+  if (accumulate) {
+    dnnl::post_ops ops;
+    ops.append_sum(1.0f);
+    attr.set_post_ops(ops);
+  }
+  return attr;
+}
+
 void execute_weighted(const dnnl::primitive& primitive, const dnnl::memory::desc& src_desc, const void* src,
                       const dnnl::memory& weights, const dnnl::memory* bias, const dnnl::memory::desc& dst_desc,
                       void* dst) {

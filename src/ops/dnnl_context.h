@@ -11,6 +11,9 @@ dnnl::engine& dnnl_engine();
 /// An in-order stream on dnnl_engine(); primitives execute synchronously on CPU.
 dnnl::stream& dnnl_stream();
 
+/// Attributes of a weighted primitive; `accumulate` adds a sum post-op (dst += result).
+dnnl::primitive_attr accumulate_attr(bool accumulate);
+
 /// Runs a weighted primitive (convolution, matmul) on caller buffers described by its
 /// plan's src/dst descriptors, with prepared weights and an optional bias (null: none),
 /// and waits for it.

@@ -67,13 +67,7 @@ const Linear::Plan& Linear::plan_for(int64_t rows, bool accumulate) const {
   const dnnl::memory::desc weights_any({in_features_, out_features_}, dt::f32, tag::any);
   const auto desc = has_bias_ ? dnnl::matmul::desc(src_desc, weights_any, bias_.get_desc(), dst_desc)
                               : dnnl::matmul::desc(src_desc, weights_any, dst_desc);
-  dnnl::primitive_attr attr;
-  if (accumulate) {
-    dnnl::post_ops ops;
-    ops.append_sum(1.0f);
-    attr.set_post_ops(ops);
-  }
-  const dnnl::matmul::primitive_desc pd(desc, attr, dnnl_engine());
+  const dnnl::matmul::primitive_desc pd(desc, accumulate_attr(accumulate), dnnl_engine());
   Plan plan{dnnl::matmul(pd), src_desc, dst_desc, weights_in(pd.weights_desc())};
   return plans_.emplace(key, std::move(plan)).first->second;
 }
