@@ -41,6 +41,15 @@ class WeightSource {
   /// Every key this source holds, for the unused-key check.
   virtual std::vector<std::string> keys() const = 0;
 
+  // The hooks above of another source, for a source that wraps one (nn/lora_weights.h).
+  static std::optional<Shape> inner_shape_of(const WeightSource& inner, const std::string& key, const Shape& requested) {
+    return inner.shape_of(key, requested);
+  }
+  static Tensor inner_load(WeightSource& inner, const std::string& key, const Shape& shape) {
+    return inner.load(key, shape);
+  }
+  static std::vector<std::string> inner_keys(const WeightSource& inner) { return inner.keys(); }
+
  private:
   std::set<std::string> used_;
 };

@@ -29,6 +29,14 @@ class FixtureFile {
 
   bool contains(const std::string& name) const { return header_.contains(name); }
 
+  /// Every tensor name, in header order (the metadata entry excluded).
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const auto& [name, entry] : header_.items())
+      if (name != "__metadata__") out.push_back(name);
+    return out;
+  }
+
   std::vector<int64_t> shape(const std::string& name) const { return entry(name)["shape"].get<std::vector<int64_t>>(); }
 
   std::vector<double> values(const std::string& name) const {
