@@ -46,7 +46,7 @@ Tensor LoraWeights::load(const std::string& key, const Shape& shape) {
   std::vector<double> sum(std::size_t(shape_numel(shape)), 0.0);
   for (std::size_t i : matched) {
     const WeightedLoraPatch& wp = patches_[i];
-    const std::vector<double> delta = weights::lora_delta(*wp.patch, shape, wp.file);
+    const std::vector<double> delta = weights::lora_delta(*wp.patch, shape, fmt::format("{} (for {})", wp.file, key));
     for (std::size_t j = 0; j < sum.size(); ++j) sum[j] += wp.weight * delta[j];
     applied_[i] = true;
   }
