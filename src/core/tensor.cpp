@@ -5,6 +5,7 @@
 
 #include "core/check.h"
 #include "diffnorm/arena.h"
+#include "diffnorm/buffer_pool.h"
 
 namespace diffnorm {
 
@@ -36,8 +37,8 @@ Tensor Tensor::empty(Shape shape, DType dtype) {
   check_shape(shape);
   Tensor t;
   const std::size_t bytes = std::size_t(shape_numel(shape)) * dtype_size(dtype);
-  void* p = aligned_alloc64(bytes);
-  t.owner_ = std::shared_ptr<void>(p, [](void* q) { aligned_free(q); });
+  void* p = pool_allocate(bytes);
+  t.owner_ = std::shared_ptr<void>(p, [bytes](void* q) { pool_free(q, bytes); });
   t.data_ = p;
   t.strides_ = contiguous_strides(shape);
   t.shape_ = std::move(shape);
