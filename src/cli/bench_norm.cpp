@@ -240,6 +240,7 @@ struct Options {
   bool json = false;
   bool quick = false;
   std::string layer;
+  std::string layout, dtype, direction;  // empty: all
   std::string memory = "both";
   double cache_mib = 24;
   double dram_mib = 1024;
@@ -282,11 +283,15 @@ void bench_norm(const Options& opt) {
            "bench norm: --memory must be cache, dram or both, got '{}'", opt.memory);
   std::vector<NormCase> cases;
   for (const NormCase& c : all_cases())
-    if (c.layer.starts_with(opt.layer)) cases.push_back(c);
+    if (c.layer.starts_with(opt.layer) && (opt.layout.empty() || c.layout == opt.layout) &&
+        (opt.dtype.empty() || opt.dtype == (c.dtype == DType::F32 ? "f32" : "bf16")) &&
+        (opt.direction.empty() || opt.direction == (c.backward ? "backward" : "forward")))
+      cases.push_back(c);
   DN_CHECK(!cases.empty(),
            "bench norm: --layer '{}' matches no layer (groupnorm, groupnorm+silu, layernorm, rmsnorm, "
-           "batchnorm-train, batchnorm-eval, instancenorm, pixelnorm, or a prefix of one)",
-           opt.layer);
+           "batchnorm-train, batchnorm-eval, instancenorm, pixelnorm, or a prefix of one) with --layout '{}' "
+           "(nchw, nhwc, btd), --dtype '{}' (f32, bf16) and --direction '{}' (forward, backward)",
+           opt.layer, opt.layout, opt.dtype, opt.direction);
   const int threads = num_threads();
   if (!opt.json) {
     fmt::print("diffnorm bench norm: {} threads, SIMD {}; cache = operands <= {} MiB reused, "
@@ -330,6 +335,9 @@ const RegisterBench kBenchNorm{
        sub.add_flag("--json", opt->json, "One JSON object per line and case");
        sub.add_flag("--quick", opt->quick, "Fewer and shorter samples (noisier)");
        sub.add_option("--layer", opt->layer, "Only layers whose name starts with this (e.g. groupnorm, batchnorm)");
+       sub.add_option("--layout", opt->layout, "Only this layout: nchw, nhwc or btd");
+       sub.add_option("--dtype", opt->dtype, "Only this storage: f32 or bf16");
+       sub.add_option("--direction", opt->direction, "Only forward or backward");
        sub.add_option("--memory", opt->memory, "cache, dram or both")->capture_default_str();
        sub.add_option("--cache-mib", opt->cache_mib, "Largest working set measured in cache")
            ->capture_default_str()

@@ -59,6 +59,57 @@ void check_io(const NormSpec& spec, DType dtype, const Modulation& mod) {
            "norm: modulation (scale/shift per sample and channel) is not defined for BatchNorm (Reduce::Channel)");
 }
 
+// A statistic whose values are one contiguous span (channels-first Group, channels-last
+// Position) is computed and applied span by span while the span is in cache, when a span
+// fits in a share of the last-level cache and there is a span for every thread.
+constexpr int64_t kFusedSpanBytes = int64_t(4) << 20;
+
+bool fused_forward_if_fits(const NormSpec& spec, const ForwardIO& io, Arena& arena) {
+  const NormShape& sh = spec.shape;
+  const bool inner = channels_innermost(sh);
+  const bool group_runs = spec.reduce == Reduce::Group && !inner;
+  const bool position_rows = spec.reduce == Reduce::Position && inner;
+  if (!group_runs && !position_rows) return false;
+  const int64_t K = spec.stat_count(), span = sh.numel() / K;
+  if (span * int64_t(dtype_size(io.dtype)) > kFusedSpanBytes || K < max_threads()) return false;
+  const AffineTable aff = make_affine(sh, io.gamma, io.beta, io.modulation, arena);
+  ApplyLayout L;
+  L.act = io.activation;
+  L.residual = io.residual;
+  FusedStats F;
+  F.stats = K;
+  F.center = spec.center;
+  F.eps = spec.eps;
+  F.stat_mean = io.mean;
+  F.stat_rstd = io.rstd;
+  if (group_runs) {  // rows (n, c) of S with k, q per row
+    const int64_t N = sh.n, C = sh.c;
+    float* k = arena.allocate_array<float>(size_t(N * C));
+    float* q = arena.allocate_array<float>(size_t(N * C));
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        k[n * C + c] = aff.k[n * aff.stride + c];
+        q[n * C + c] = aff.q[n * aff.stride + c];
+      }
+    L.mode = ApplyMode::Scalar;
+    L.rows = N * C;
+    L.width = sh.s;
+    L.row_b = q;
+    F.row_k = k;
+    F.rows_per_stat = C / spec.groups;
+  } else {  // one row of C per statistic; k, q per sample
+    L.mode = ApplyMode::RowStats;
+    L.rows = sh.n * sh.s;
+    L.width = sh.c;
+    L.rows_per_block = sh.s;
+    L.vec_stride = aff.stride;
+    L.vec_a = aff.k;
+    L.vec_b = aff.q;
+  }
+  fused_forward(io.dtype, io.x, io.y, L, F);
+  return true;
+}
+
 }  // namespace
 
 // ---- NormSpec --------------------------------------------------------------------------
@@ -121,17 +172,41 @@ void compute_moments(const NormSpec& spec, DType dtype, const void* x, Moments* 
         for (int64_t c = 0; c < L.width; ++c) merge_into(stats[stat_of(b, c)], part[(b * chunks + j) * L.width + c]);
   };
 
+  // Channels-last Group / Channel statistics: sums of column groups per (block, row
+  // chunk), added in chunk order (all chunks of a block share its shifts); statistic
+  // b·groups + g.
+  auto column_groups = [&](ColLayout L, int64_t groups) {
+    const int64_t chunks = L.chunks();
+    float* shift = arena.allocate_array<float>(size_t(L.blocks * groups));
+    double* part = arena.allocate_array<double>(size_t(L.blocks * chunks * groups * 2));
+    double* scratch = arena.allocate_array<double>(size_t(max_threads() * 3 * L.width));
+    col_group_sums(dtype, x, L, groups, spec.center, shift, part, scratch);
+    const double n = double(L.rows) * double(L.width / groups);
+    for (int64_t b = 0; b < L.blocks; ++b)
+      for (int64_t g = 0; g < groups; ++g) {
+        double s1 = 0, s2 = 0;
+        for (int64_t j = 0; j < chunks; ++j) {
+          s1 += part[((b * chunks + j) * groups + g) * 2];
+          s2 += part[((b * chunks + j) * groups + g) * 2 + 1];
+        }
+        stats[b * groups + g] = shifted_moments(spec.center, n, shift[b * groups + g], s1, s2);
+      }
+  };
+  // Rows per work item of column_groups: ~32K elements, and at least 64 rows so that the
+  // per-item group sums stay a small part of the work.
+  const int64_t group_chunk_rows = std::max<int64_t>(64, 32768 / C);
+
   switch (spec.reduce) {
     case Reduce::Group: {
       const int64_t G = spec.groups, Cg = C / G;
       if (!inner) return runs({N * G, Cg * S, 1, 0, Cg * S});
       if (G == 1) return runs({N, S * C, 1, 0, S * C});
       if (S == 1) return runs({N * G, Cg, 1, 0, Cg});
-      return columns({N, S, C, chunk_rows_for(C), 0}, [&](int64_t b, int64_t c) { return b * G + c / Cg; });
+      return column_groups({N, S, C, group_chunk_rows, 0}, G);
     }
     case Reduce::Channel:
       if (!inner) return runs({C, S, N, C * S, S});
-      return columns({1, N * S, C, chunk_rows_for(C), 0}, [](int64_t, int64_t c) { return c; });
+      return column_groups({1, N * S, C, group_chunk_rows, 0}, C);
     case Reduce::Position:
       if (inner) return runs({N * S, C, 1, 0, C});
       return columns({N, C, S, std::min<int64_t>(C, 256), 1024}, [&](int64_t b, int64_t s) { return b * S + s; });
@@ -141,11 +216,9 @@ void compute_moments(const NormSpec& spec, DType dtype, const void* x, Moments* 
 void moments_to_stats(const NormSpec& spec, const Moments* stats, float* mean, float* rstd, float* mean_lo) {
   const int64_t count = spec.stat_count();
   for (int64_t k = 0; k < count; ++k) {
-    const Moments& m = stats[k];
-    const double var = m.count > 0 ? m.m2 / m.count : 0.0;  // biased; mean square for RMS
-    mean[k] = spec.center ? float(m.mean) : 0.0f;
-    if (mean_lo) mean_lo[k] = spec.center ? float(m.mean - double(mean[k])) : 0.0f;
-    rstd[k] = float(1.0 / std::sqrt(var + double(spec.eps)));
+    float lo;
+    finish_moments(stats[k], spec.center, spec.eps, mean[k], rstd[k], lo);
+    if (mean_lo) mean_lo[k] = lo;
   }
 }
 
@@ -178,6 +251,7 @@ void norm_forward(const NormSpec& spec, const ForwardIO& io, Arena& arena) {
   ForwardIO with_stats = io;
   if (!with_stats.mean) with_stats.mean = arena.allocate_array<float>(size_t(K));
   if (!with_stats.rstd) with_stats.rstd = arena.allocate_array<float>(size_t(K));
+  if (fused_forward_if_fits(spec, with_stats, arena)) return;
   Moments* stats = arena.allocate_array<Moments>(size_t(K));
   compute_moments(spec, io.dtype, io.x, stats, arena);
   forward_with_moments(spec, with_stats, stats, arena);
@@ -223,6 +297,7 @@ void norm_detail::apply_stats(const NormSpec& spec, const ForwardIO& io, const f
           a[n * C + c] = aff.k[n * aff.stride + c];
           b[n * C + c] = aff.q[n * aff.stride + c];
         }
+      L.vec_centred = spec.center;
       L.mode = ApplyMode::ColStats;
       L.rows = N * C;
       L.width = S;
@@ -241,14 +316,18 @@ void norm_detail::apply_stats(const NormSpec& spec, const ForwardIO& io, const f
     float* mlo = arena.allocate_array<float>(size_t(blocks * C));
     float* a = arena.allocate_array<float>(size_t(blocks * C));
     float* b = arena.allocate_array<float>(size_t(blocks * C));
+    bool all_foldable = true;
+    for (int64_t k = 0; k < K; ++k) all_foldable = all_foldable && foldable(io.mean[k], io.rstd[k]);
     for (int64_t n = 0; n < blocks; ++n)
       for (int64_t c = 0; c < C; ++c) {
         const int64_t k = spec.stat_index(n, c, 0);
-        m[n * C + c] = io.mean[k];
-        mlo[n * C + c] = mean_lo[k];
+        m[n * C + c] = all_foldable ? 0.0f : io.mean[k];
+        mlo[n * C + c] = all_foldable ? 0.0f : mean_lo[k];
         a[n * C + c] = io.rstd[k] * aff.k[n * aff.stride + c];
-        b[n * C + c] = aff.q[n * aff.stride + c];
+        b[n * C + c] = all_foldable ? folded_shift(io.mean[k], mean_lo[k], a[n * C + c], aff.q[n * aff.stride + c])
+                                    : aff.q[n * aff.stride + c];
       }
+    L.vec_centred = !all_foldable;
     L.mode = ApplyMode::VecAffine;
     L.rows = N * S;
     L.width = C;
@@ -266,10 +345,12 @@ void norm_detail::apply_stats(const NormSpec& spec, const ForwardIO& io, const f
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < C; ++c) {
         const int64_t k = spec.stat_index(n, c, 0);
-        m[n * C + c] = io.mean[k];
-        mlo[n * C + c] = mean_lo[k];
+        const bool fold = foldable(io.mean[k], io.rstd[k]);  // as fused_forward folds
+        m[n * C + c] = fold ? 0.0f : io.mean[k];
+        mlo[n * C + c] = fold ? 0.0f : mean_lo[k];
         a[n * C + c] = io.rstd[k] * aff.k[n * aff.stride + c];
-        b[n * C + c] = aff.q[n * aff.stride + c];
+        b[n * C + c] = fold ? folded_shift(io.mean[k], mean_lo[k], a[n * C + c], aff.q[n * aff.stride + c])
+                            : aff.q[n * aff.stride + c];
       }
     L.mode = ApplyMode::Scalar;
     L.rows = N * C;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "norm/kernels.h"
 
@@ -15,7 +16,6 @@
 #define HWY_TARGET_INCLUDE "norm/kernels.cpp"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
-#include "hwy/contrib/math/math-inl.h"
 #include "core/simd-inl.h"
 
 HWY_BEFORE_NAMESPACE();
@@ -38,13 +38,17 @@ inline float ToF32(T v) {
   else return f16_to_f32(v);
 }
 
+// Σ lanes in double (promoted halves, then a double reduction).
 inline double SumLanes(VF v) {
+#if HWY_TARGET == HWY_SCALAR
+  return double(hn::GetLane(v));
+#else
   const DF d;
-  HWY_ALIGN float buf[hn::MaxLanes(d)];
-  hn::Store(v, d, buf);
-  double s = 0;
-  for (size_t i = 0; i < hn::Lanes(d); ++i) s += buf[i];
-  return s;
+  const hn::Half<DF> dh;
+  const hn::Rebind<double, decltype(dh)> dd;
+  const auto wide = hn::Add(hn::PromoteTo(dd, hn::LowerHalf(dh, v)), hn::PromoteTo(dd, hn::UpperHalf(dh, v)));
+  return hn::GetLane(hn::SumOfLanes(dd, wide));
+#endif
 }
 
 // Loads n ≤ Lanes elements; the other lanes are 0.
@@ -61,11 +65,46 @@ inline void StorePart(VF v, T* p, int64_t n) {
 }
 inline VF LoadVecPart(const float* p, int64_t n) { return LoadPart(p, n); }
 
-// SiLU(u) = u·σ(u); exp's argument is clamped where σ underflows anyway.
+// e^−u = 2^t, t = −u·log2(e) clamped to [−126, 126] (beyond, σ and SiLU no longer see
+// it); t = n + f with n = round(t) (the 1.5·2^23 trick, which also leaves n in the low
+// bits), |f| ≤ 1/2; 2^f by a degree-6 Chebyshev fit (relative error 8e-8, ~1 ulp), 2^n
+// through the exponent bits. Rounding t costs |t|·2^-24 relative (4e-7 at |u| = 10).
+inline VF ExpNeg(VF u) {
+  const DF d;
+  const hn::RebindToSigned<DF> di;
+  const VF t = hn::Min(hn::Max(hn::Mul(u, hn::Set(d, -1.44269504088896341f)), hn::Set(d, -126.0f)),
+                       hn::Set(d, 126.0f));
+  const VF magic = hn::Set(d, 12582912.0f);  // 1.5·2^23: t + magic rounds t to an integer
+  const VF shifted = hn::Add(t, magic);
+  const VF f = hn::Sub(t, hn::Sub(shifted, magic));
+  VF p = hn::Set(d, 1.5469732170458883e-4f);
+  p = hn::MulAdd(p, f, hn::Set(d, 1.3400432653725147e-3f));
+  p = hn::MulAdd(p, f, hn::Set(d, 9.61802527308464e-3f));
+  p = hn::MulAdd(p, f, hn::Set(d, 5.550327152013779e-2f));
+  p = hn::MulAdd(p, f, hn::Set(d, 0.24022650718688965f));
+  p = hn::MulAdd(p, f, hn::Set(d, 0.6931471824645996f));
+  p = hn::MulAdd(p, f, hn::Set(d, 1.0f));
+  // The bits of `shifted` are those of magic + n: subtract magic's, add the exponent bias.
+  const auto exponent = hn::Add(hn::BitCast(di, shifted), hn::Set(di, 127 - 0x4B400000));
+  return hn::Mul(p, hn::BitCast(d, hn::ShiftLeft<23>(exponent)));
+}
+
+// 1/v for v ≥ 1: the hardware estimate refined by one Newton step (AVX-512's 14-bit
+// estimate becomes exact to ~1 ulp), or a division where the estimate is coarser.
+inline VF Reciprocal(VF v) {
+  const DF d;
+#if HWY_TARGET <= HWY_AVX3
+  const VF r = hn::ApproximateReciprocal(v);
+  return hn::Mul(r, hn::NegMulAdd(v, r, hn::Set(d, 2.0f)));
+#else
+  return hn::Div(hn::Set(d, 1.0f), v);
+#endif
+}
+
+// σ(u) = 1/(1 + e^−u).
 inline VF Sigmoid(VF u) {
   const DF d;
-  const VF e = hn::Exp(d, hn::Min(hn::Neg(u), hn::Set(d, 88.0f)));
-  return hn::Div(hn::Set(d, 1.0f), hn::Add(hn::Set(d, 1.0f), e));
+  return Reciprocal(hn::Add(hn::Set(d, 1.0f), ExpNeg(u)));
 }
 inline VF Silu(VF u) { return hn::Mul(u, Sigmoid(u)); }
 // d/du SiLU(u) = σ(u)·(1 + u·(1 − σ(u))).
@@ -127,9 +166,23 @@ void RunMomentsT(const T* x, const RunLayout& L, Moments* out) {
       SegmentSums<Center>(base + r * L.run_stride + off, len, shift, s1, s2);
       i += len;
     }
-    const double n = double(i1 - i0);
-    out[item] = Center ? Moments{n, shift + s1 / n, std::max(s2 - s1 * s1 / n, 0.0)} : Moments{n, 0.0, s2};
+    out[item] = shifted_moments(Center, double(i1 - i0), shift, s1, s2);
   }
+}
+
+// Moments of p[0, len), pieces of kPiece (each shifted by its first value) merged in
+// order: what run_moments gives a contiguous statistic.
+template <bool Center, class T>
+Moments ContiguousMoments(const T* p, int64_t len) {
+  Moments m;
+  for (int64_t i0 = 0; i0 < len; i0 += kPiece) {
+    const int64_t n = std::min(kPiece, len - i0);
+    const float shift = Center ? ToF32(p[i0]) : 0.0f;
+    double s1 = 0, s2 = 0;
+    SegmentSums<Center>(p + i0, n, shift, s1, s2);
+    merge_into(m, shifted_moments(Center, double(n), shift, s1, s2));
+  }
+  return m;
 }
 
 template <bool Center, class T>
@@ -175,7 +228,105 @@ void ColMomentsT(const T* x, const ColLayout& L, Moments* out) {
       hn::Store(hn::Add(a2, b2), d, s2);
       for (int64_t l = 0; l < w; ++l) {
         const double t1 = s1[l], t2 = s2[l];
-        o[c + l] = Center ? Moments{n, ks[l] + t1 / n, std::max(t2 - t1 * t1 / n, 0.0)} : Moments{n, 0.0, t2};
+        o[c + l] = shifted_moments(Center, n, ks[l], t1, t2);
+      }
+    }
+  }
+}
+
+// p[0, Lanes) += v, in double.
+inline void AddToDoubles(VF v, double* p) {
+#if HWY_TARGET == HWY_SCALAR
+  p[0] += double(hn::GetLane(v));
+#else
+  const hn::Half<DF> dh;
+  const hn::Rebind<double, decltype(dh)> dd;
+  const int64_t half = int64_t(hn::Lanes(dd));
+  hn::StoreU(hn::Add(hn::LoadU(dd, p), hn::PromoteTo(dd, hn::LowerHalf(dh, v))), dd, p);
+  hn::StoreU(hn::Add(hn::LoadU(dd, p + half), hn::PromoteTo(dd, hn::UpperHalf(dh, v))), dd, p + half);
+#endif
+}
+
+// Adds Σ(x − K) and Σ(x − K)² over rows [r0, r1) of V vectors of columns starting at col
+// (K per column) to s1[col..], s2[col..]: fp32 lanes per column, then double.
+template <int V, bool Center, class T>
+HWY_INLINE void ColumnTileSums(const T* base, int64_t width, int64_t r0, int64_t r1, int64_t col, const float* k,
+                               double* s1, double* s2) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  VF kv[V], a1[V], a2[V];
+  for (int v = 0; v < V; ++v) {
+    kv[v] = Center ? hn::LoadU(d, k + col + v * N) : hn::Zero(d);
+    a1[v] = hn::Zero(d);
+    a2[v] = hn::Zero(d);
+  }
+  for (int64_t r = r0; r < r1; ++r) {
+    const T* row = base + r * width + col;
+    for (int v = 0; v < V; ++v) {
+      const VF x = hn::Sub(LoadF32(d, row + v * N), kv[v]);
+      if constexpr (Center) a1[v] = hn::Add(a1[v], x);
+      a2[v] = hn::MulAdd(x, x, a2[v]);
+    }
+  }
+  for (int v = 0; v < V; ++v) {
+    if constexpr (Center) AddToDoubles(a1[v], s1 + col + v * N);
+    AddToDoubles(a2[v], s2 + col + v * N);
+  }
+}
+
+// fp32 lane sums cover at most this many rows before they are added into double (as
+// SegmentSums: 32 values per lane).
+constexpr int64_t kFlushRows = 32;
+
+template <bool Center, class T>
+void ColGroupSumsT(const T* x, const ColLayout& L, int64_t groups, float* shift, double* out, double* scratch) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const int64_t W = L.width, cg = W / groups, chunks = L.chunks();
+  constexpr int kTile = 8;  // vectors of columns per pass over the rows: 24 registers
+  // One shift per (block, group): the mean of the group's columns in the block's first
+  // rows, close to the group's mean, so that Σ(x − K)² − (Σ(x − K))²/n hardly cancels.
+  const int64_t shift_rows = std::min<int64_t>(L.rows, 8);
+  for (int64_t b = 0; b < L.blocks; ++b)
+    for (int64_t g = 0; g < groups; ++g) {
+      double sum = 0;
+      for (int64_t r = 0; r < shift_rows; ++r)
+        for (int64_t c = g * cg; c < (g + 1) * cg; ++c) sum += ToF32(x[(b * L.rows + r) * W + c]);
+      shift[b * groups + g] = Center ? float(sum / double(shift_rows * cg)) : 0.0f;
+    }
+#pragma omp parallel
+  {
+    double* s1 = scratch + int64_t(omp_get_thread_num()) * 3 * W;
+    double* s2 = s1 + W;
+    float* k = reinterpret_cast<float*>(s2 + W);  // the shift of each column
+#pragma omp for schedule(static)
+    for (int64_t item = 0; item < L.blocks * chunks; ++item) {
+      const int64_t b = item / chunks, j = item % chunks;
+      const int64_t r0 = j * L.chunk_rows, r1 = std::min(L.rows, r0 + L.chunk_rows);
+      const T* base = x + b * L.rows * W;
+      for (int64_t c = 0; c < W; ++c) k[c] = shift[b * groups + c / cg];
+      std::fill(s1, s1 + 2 * W, 0.0);
+      for (int64_t f0 = r0; f0 < r1; f0 += kFlushRows) {
+        const int64_t f1 = std::min(r1, f0 + kFlushRows);
+        int64_t c = 0;
+        for (; c + kTile * N <= W; c += kTile * N) ColumnTileSums<kTile, Center>(base, W, f0, f1, c, k, s1, s2);
+        for (; c + N <= W; c += N) ColumnTileSums<1, Center>(base, W, f0, f1, c, k, s1, s2);
+        for (; c < W; ++c)  // columns past the last full vector
+          for (int64_t r = f0; r < f1; ++r) {
+            const double v = double(ToF32(base[r * W + c])) - double(k[c]);
+            s1[c] += v;
+            s2[c] += v * v;
+          }
+      }
+      double* o = out + item * groups * 2;
+      for (int64_t g = 0; g < groups; ++g) {
+        double t1 = 0, t2 = 0;
+        for (int64_t c = g * cg; c < (g + 1) * cg; ++c) {
+          t1 += s1[c];
+          t2 += s2[c];
+        }
+        o[2 * g] = Center ? t1 : 0.0;
+        o[2 * g + 1] = t2;
       }
     }
   }
@@ -194,14 +345,46 @@ void ColMomentsTyped(const void* x, const ColLayout& L, bool center, Moments* ou
 
 // ---- apply -------------------------------------------------------------------------------
 
-template <ApplyMode Mode, class T>
-void ApplyT(const T* x, T* y, const ApplyLayout& L) {
+// y[c0, c1) of one row (see ApplyMode): s* are the row's scalars, v* its vectors (already
+// offset to the row's block), res its residual (or null). Not `centred`: the centring is
+// folded (Scalar, VecAffine, ColStats: m = m_lo = 0; RowStats: sb = −(m + m_lo)·r).
+template <ApplyMode Mode, bool kSilu, class T>
+HWY_INLINE void ApplySpan(const T* x, T* y, const T* res, int64_t c0, int64_t c1, bool centred, VF sm, VF slo, VF sr,
+                          VF sa, VF sb, const float* vm, const float* vmlo, const float* vr, const float* va,
+                          const float* vb) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
+  for (int64_t c = c0; c < c1; c += N) {
+    const int64_t w = std::min(N, c1 - c);
+    const VF v = LoadPart(x + c, w);
+    VF out;
+    // x − m_hi is exact near the mean (Sterbenz); then the low part.
+    if constexpr (Mode == ApplyMode::Scalar) {
+      out = hn::MulAdd(centred ? hn::Sub(hn::Sub(v, sm), slo) : v, sa, sb);
+    } else if constexpr (Mode == ApplyMode::VecAffine) {
+      const VF centred_v =
+          centred ? hn::Sub(hn::Sub(v, LoadVecPart(vm + c, w)), LoadVecPart(vmlo + c, w)) : v;
+      out = hn::MulAdd(centred_v, LoadVecPart(va + c, w), LoadVecPart(vb + c, w));
+    } else if constexpr (Mode == ApplyMode::RowStats) {
+      const VF xh = centred ? hn::Mul(hn::Sub(hn::Sub(v, sm), slo), sr) : hn::MulAdd(v, sr, sb);
+      out = hn::MulAdd(xh, LoadVecPart(va + c, w), LoadVecPart(vb + c, w));
+    } else {
+      const VF centred_v =
+          centred ? hn::Sub(hn::Sub(v, LoadVecPart(vm + c, w)), LoadVecPart(vmlo + c, w)) : v;
+      out = hn::MulAdd(hn::Mul(centred_v, LoadVecPart(vr + c, w)), sa, sb);
+    }
+    if constexpr (kSilu) out = Silu(out);
+    if (res) out = hn::Add(out, LoadPart(res + c, w));
+    StorePart(out, y + c, w);
+  }
+}
+
+template <ApplyMode Mode, bool kSilu, class T>
+void ApplyT(const T* x, T* y, const ApplyLayout& L) {
+  const DF d;
   const int64_t pieces = (L.width + kPiece - 1) / kPiece;
   const int64_t items = L.rows * pieces;
   const T* res = static_cast<const T*>(L.residual);
-  const bool silu = L.act == Activation::SiLU;
 #pragma omp parallel for schedule(static)
   for (int64_t item = 0; item < items; ++item) {
     const int64_t row = item / pieces;
@@ -209,36 +392,24 @@ void ApplyT(const T* x, T* y, const ApplyLayout& L) {
     const int64_t vo = (row / L.rows_per_block) * L.vec_stride;
     const int64_t ro = row * L.width;
     VF sm = hn::Zero(d), slo = hn::Zero(d), sr = hn::Zero(d), sa = hn::Zero(d), sb = hn::Zero(d);
+    bool centred = L.vec_centred;
     if constexpr (Mode == ApplyMode::Scalar || Mode == ApplyMode::RowStats) {
       sm = hn::Set(d, L.row_m[row]);
       slo = hn::Set(d, L.row_mlo[row]);
     }
-    if constexpr (Mode == ApplyMode::RowStats) sr = hn::Set(d, L.row_r[row]);
+    if constexpr (Mode == ApplyMode::Scalar) centred = L.row_m[row] != 0.0f || L.row_mlo[row] != 0.0f;
+    if constexpr (Mode == ApplyMode::RowStats) {
+      sr = hn::Set(d, L.row_r[row]);
+      centred = !foldable(L.row_m[row], L.row_r[row]);
+      sb = hn::Set(d, folded_shift(L.row_m[row], L.row_mlo[row], L.row_r[row], 0.0f));
+    }
     if constexpr (Mode == ApplyMode::Scalar || Mode == ApplyMode::ColStats) {
       sa = hn::Set(d, L.row_a[row]);
       sb = hn::Set(d, L.row_b[row]);
     }
-    for (int64_t c = c0; c < c1; c += N) {
-      const int64_t w = std::min(N, c1 - c);
-      const VF v = LoadPart(x + ro + c, w);
-      VF out;
-      // x − m_hi is exact near the mean (Sterbenz); then the low part.
-      if constexpr (Mode == ApplyMode::Scalar) {
-        out = hn::MulAdd(hn::Sub(hn::Sub(v, sm), slo), sa, sb);
-      } else if constexpr (Mode == ApplyMode::VecAffine) {
-        const VF centred = hn::Sub(hn::Sub(v, LoadVecPart(L.vec_m + vo + c, w)), LoadVecPart(L.vec_mlo + vo + c, w));
-        out = hn::MulAdd(centred, LoadVecPart(L.vec_a + vo + c, w), LoadVecPart(L.vec_b + vo + c, w));
-      } else if constexpr (Mode == ApplyMode::RowStats) {
-        out = hn::MulAdd(hn::Mul(hn::Sub(hn::Sub(v, sm), slo), sr), LoadVecPart(L.vec_a + vo + c, w),
-                         LoadVecPart(L.vec_b + vo + c, w));
-      } else {
-        const VF centred = hn::Sub(hn::Sub(v, LoadVecPart(L.vec_m + vo + c, w)), LoadVecPart(L.vec_mlo + vo + c, w));
-        out = hn::MulAdd(hn::Mul(centred, LoadVecPart(L.vec_r + vo + c, w)), sa, sb);
-      }
-      if (silu) out = Silu(out);
-      if (res) out = hn::Add(out, LoadPart(res + ro + c, w));
-      StorePart(out, y + ro + c, w);
-    }
+    auto at = [vo](const float* v) { return v ? v + vo : nullptr; };
+    ApplySpan<Mode, kSilu>(x + ro, y + ro, res ? res + ro : nullptr, c0, c1, centred, sm, slo, sr, sa, sb,
+                           at(L.vec_m), at(L.vec_mlo), at(L.vec_r), at(L.vec_a), at(L.vec_b));
   }
 }
 
@@ -246,12 +417,64 @@ template <class T>
 void ApplyTyped(const void* xv, void* yv, const ApplyLayout& L) {
   const T* x = static_cast<const T*>(xv);
   T* y = static_cast<T*>(yv);
-  switch (L.mode) {
-    case ApplyMode::Scalar: return ApplyT<ApplyMode::Scalar>(x, y, L);
-    case ApplyMode::VecAffine: return ApplyT<ApplyMode::VecAffine>(x, y, L);
-    case ApplyMode::RowStats: return ApplyT<ApplyMode::RowStats>(x, y, L);
-    case ApplyMode::ColStats: return ApplyT<ApplyMode::ColStats>(x, y, L);
+  const auto run = [&](auto silu) {
+    constexpr bool kSilu = decltype(silu)::value;
+    switch (L.mode) {
+      case ApplyMode::Scalar: return ApplyT<ApplyMode::Scalar, kSilu>(x, y, L);
+      case ApplyMode::VecAffine: return ApplyT<ApplyMode::VecAffine, kSilu>(x, y, L);
+      case ApplyMode::RowStats: return ApplyT<ApplyMode::RowStats, kSilu>(x, y, L);
+      case ApplyMode::ColStats: return ApplyT<ApplyMode::ColStats, kSilu>(x, y, L);
+    }
+  };
+  if (L.act == Activation::SiLU) run(std::true_type{});
+  else run(std::false_type{});
+}
+
+template <ApplyMode Mode, bool kSilu, bool Center, class T>
+void FusedForwardT(const T* x, T* y, const ApplyLayout& L, const FusedStats& F) {
+  const DF d;
+  const int64_t len = F.rows_per_stat * L.width;
+  const T* res = static_cast<const T*>(L.residual);
+#pragma omp parallel for schedule(static)
+  for (int64_t k = 0; k < F.stats; ++k) {
+    float mean, rstd, mlo;
+    finish_moments(ContiguousMoments<Center>(x + k * len, len), Center, F.eps, mean, rstd, mlo);
+    F.stat_mean[k] = mean;
+    F.stat_rstd[k] = rstd;
+    const VF sm = hn::Set(d, mean), slo = hn::Set(d, mlo), sr = hn::Set(d, rstd);
+    const bool centred = !foldable(mean, rstd);
+    for (int64_t row = k * F.rows_per_stat; row < (k + 1) * F.rows_per_stat; ++row) {
+      const int64_t ro = row * L.width;
+      const T* rr = res ? res + ro : nullptr;
+      if constexpr (Mode == ApplyMode::Scalar) {  // as apply_stats folds the rows of the two-pass path
+        const float a = rstd * F.row_k[row];
+        const float b = centred ? L.row_b[row] : folded_shift(mean, mlo, a, L.row_b[row]);
+        ApplySpan<Mode, kSilu>(x + ro, y + ro, rr, 0, L.width, centred, sm, slo, sr, hn::Set(d, a), hn::Set(d, b),
+                               nullptr, nullptr, nullptr, nullptr, nullptr);
+      } else {
+        const int64_t vo = (row / L.rows_per_block) * L.vec_stride;
+        const VF sb = hn::Set(d, folded_shift(mean, mlo, rstd, 0.0f));
+        ApplySpan<Mode, kSilu>(x + ro, y + ro, rr, 0, L.width, centred, sm, slo, sr, sr, sb, nullptr, nullptr,
+                               nullptr, L.vec_a + vo, L.vec_b + vo);
+      }
+    }
   }
+}
+
+template <class T>
+void FusedForwardTyped(const void* xv, void* yv, const ApplyLayout& L, const FusedStats& F) {
+  const T* x = static_cast<const T*>(xv);
+  T* y = static_cast<T*>(yv);
+  const auto run = [&](auto silu, auto center) {
+    constexpr bool kSilu = decltype(silu)::value, kCenter = decltype(center)::value;
+    if (L.mode == ApplyMode::Scalar) FusedForwardT<ApplyMode::Scalar, kSilu, kCenter>(x, y, L, F);
+    else FusedForwardT<ApplyMode::RowStats, kSilu, kCenter>(x, y, L, F);
+  };
+  const bool silu = L.act == Activation::SiLU;
+  if (silu && F.center) run(std::true_type{}, std::true_type{});
+  else if (silu) run(std::true_type{}, std::false_type{});
+  else if (F.center) run(std::false_type{}, std::true_type{});
+  else run(std::false_type{}, std::false_type{});
 }
 
 // ---- backward ----------------------------------------------------------------------------
@@ -531,6 +754,17 @@ void ColMoments(DType t, const void* x, const ColLayout& L, bool center, Moments
 void Apply(DType t, const void* x, void* y, const ApplyLayout& L) {
   ByType(t, [&](auto tag) { ApplyTyped<decltype(tag)>(x, y, L); });
 }
+void FusedForward(DType t, const void* x, void* y, const ApplyLayout& L, const FusedStats& F) {
+  ByType(t, [&](auto tag) { FusedForwardTyped<decltype(tag)>(x, y, L, F); });
+}
+void ColGroupSums(DType t, const void* x, const ColLayout& L, int64_t groups, bool center, float* shift,
+                  double* out, double* scratch) {
+  ByType(t, [&](auto tag) {
+    using T = decltype(tag);
+    if (center) ColGroupSumsT<true>(static_cast<const T*>(x), L, groups, shift, out, scratch);
+    else ColGroupSumsT<false>(static_cast<const T*>(x), L, groups, shift, out, scratch);
+  });
+}
 void RowGradSums(DType t, const void* x, const void* dy, const RowScalars& S, double* a, double* b) {
   ByType(t, [&](auto tag) {
     using T = decltype(tag);
@@ -582,6 +816,8 @@ namespace diffnorm::norm_detail {
 HWY_EXPORT(RunMoments);
 HWY_EXPORT(ColMoments);
 HWY_EXPORT(Apply);
+HWY_EXPORT(FusedForward);
+HWY_EXPORT(ColGroupSums);
 HWY_EXPORT(RowGradSums);
 HWY_EXPORT(RowGradDx);
 HWY_EXPORT(ColGradSums);
@@ -597,6 +833,13 @@ void col_moments(DType dtype, const void* x, const ColLayout& layout, bool cente
 }
 void apply(DType dtype, const void* x, void* y, const ApplyLayout& layout) {
   HWY_DYNAMIC_DISPATCH(Apply)(dtype, x, y, layout);
+}
+void fused_forward(DType dtype, const void* x, void* y, const ApplyLayout& layout, const FusedStats& stats) {
+  HWY_DYNAMIC_DISPATCH(FusedForward)(dtype, x, y, layout, stats);
+}
+void col_group_sums(DType dtype, const void* x, const ColLayout& layout, int64_t groups, bool center, float* shift,
+                    double* out, double* scratch) {
+  HWY_DYNAMIC_DISPATCH(ColGroupSums)(dtype, x, layout, groups, center, shift, out, scratch);
 }
 void row_grad_sums(DType dtype, const void* x, const void* dy, const RowScalars& s, double* sum_du,
                    double* sum_dux) {

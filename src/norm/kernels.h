@@ -4,6 +4,8 @@
 // so results do not depend on the thread count.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "diffnorm/dtype.h"
@@ -33,6 +35,23 @@ inline void merge_into(Moments& a, const Moments& b) {
   a.count = n;
 }
 
+/// Moments from shifted sums s1 = Σ(x − K), s2 = Σ(x − K)² over n values (for the RMS
+/// family s2 = Σx²).
+inline Moments shifted_moments(bool center, double n, double shift, double s1, double s2) {
+  if (!center) return {n, 0.0, s2};
+  return {n, shift + s1 / n, std::max(s2 - s1 * s1 / n, 0.0)};
+}
+
+/// (mean, rstd) of one statistic, computed in double and rounded once: var = M2/count
+/// (biased; the mean square for the RMS family), rstd = 1/sqrt(var + eps); mean_lo =
+/// mean − float(mean), the part the fp32 mean cannot hold (0 for the RMS family).
+inline void finish_moments(const Moments& m, bool center, float eps, float& mean, float& rstd, float& mean_lo) {
+  const double var = m.count > 0 ? m.m2 / m.count : 0.0;
+  mean = center ? float(m.mean) : 0.0f;
+  mean_lo = center ? float(m.mean - double(mean)) : 0.0f;
+  rstd = float(1.0 / std::sqrt(var + double(eps)));
+}
+
 /// Elements per work item of a contiguous reduction / apply.
 inline constexpr int64_t kPiece = 16384;
 
@@ -56,6 +75,16 @@ struct ColLayout {
 /// Moments of each column over each row chunk: out[(b·chunks + j)·width + c].
 void col_moments(DType dtype, const void* x, const ColLayout& layout, bool center, Moments* out);
 
+/// Column-group sums of channels-last data (Group and Channel statistics over rows of
+/// channels): blocks of rows × width, the columns of group g being
+/// [g·width/groups, (g+1)·width/groups). Per (block b, row chunk j) work item and group:
+/// s1 = Σ(x − K), s2 = Σ(x − K)² (s2 = Σx² and s1 = 0 when !center), with one shift K
+/// per (block, group) for all chunks, so that chunk sums simply add: K = the mean of the
+/// group's columns in the block's first ≤ 8 rows (written to shift[b·groups + g]).
+/// out[((b·chunks + j)·groups + g)·2 + {0: s1, 1: s2}]. `scratch`: 3·width doubles per thread.
+void col_group_sums(DType dtype, const void* x, const ColLayout& layout, int64_t groups, bool center, float* shift,
+                    double* out, double* scratch);
+
 /// y = ((x − m)·r)·a + b, then the epilogue (act, + residual), over a contiguous
 /// rows × width matrix. Each of m, r, a, b is either a per-row scalar (row_*[row]) or a
 /// per-block vector (vec_*[block·vec_stride + col], block = row / rows_per_block), as
@@ -68,6 +97,15 @@ enum class ApplyMode : uint8_t {
   RowStats,   // m, r per row; a, b vectors
   ColStats,   // m, r vectors; a, b per row
 };
+/// Where the mean is small against the spread (|μ|·rstd ≤ 4, the usual case) the
+/// centring folds into the affine terms, (x − m − m_lo)·a + b = x·a + b′ with
+/// b′ = b − (m + m_lo)·a in double: rounding b′ costs |μ·a|·2⁻²⁴ ≤ 4·|a|σ·2⁻²⁴, a few
+/// roundings of y. Farther from zero the exact centring is kept (see ApplyLayout).
+inline bool foldable(float mean, float rstd) { return std::abs(mean) * rstd <= 4.0f; }
+inline float folded_shift(float m, float m_lo, float a, float b) {
+  return float(double(b) - (double(m) + double(m_lo)) * double(a));
+}
+
 struct ApplyLayout {
   int64_t rows = 0, width = 0, rows_per_block = 1, vec_stride = 0;
   ApplyMode mode = ApplyMode::Scalar;
@@ -75,8 +113,30 @@ struct ApplyLayout {
   const float *vec_m = nullptr, *vec_mlo = nullptr, *vec_r = nullptr, *vec_a = nullptr, *vec_b = nullptr;
   Activation act = Activation::None;
   const void* residual = nullptr;
+  // Folded centring (see foldable): Scalar rows whose m and m_lo are both 0 compute
+  // x·a + b (the caller folds b); RowStats rows fold themselves where foldable(m, r):
+  // y = (x·r − (m + m_lo)·r)·a + b; VecAffine and ColStats skip x − m for the whole call
+  // when `vec_centred` is false (all m, m_lo 0).
+  bool vec_centred = true;
 };
 void apply(DType dtype, const void* x, void* y, const ApplyLayout& layout);
+
+/// Statistics and apply in one pass per statistic, while its values are in cache, for
+/// statistics that own `rows_per_stat` consecutive rows of the apply layout (channels-first
+/// Group statistics: mode Scalar, rows (n, c); channels-last Position statistics: mode
+/// RowStats, one row each). Moments as run_moments (pieces of kPiece merged in order) and
+/// (mean, rstd, m_lo) as finish_moments, so the results equal the two-pass path's bit for
+/// bit. The layout's per-row m, m_lo, r are not read: they come from the statistic; in
+/// Scalar mode a = r·row_k[row] and b = layout.row_b[row]; in RowStats mode a, b are the
+/// layout's vectors. `stat_mean`, `stat_rstd` [stats] receive the statistics.
+struct FusedStats {
+  int64_t stats = 0, rows_per_stat = 1;
+  bool center = true;
+  float eps = 0;
+  const float* row_k = nullptr;  // Scalar mode only
+  float *stat_mean = nullptr, *stat_rstd = nullptr;
+};
+void fused_forward(DType dtype, const void* x, void* y, const ApplyLayout& layout, const FusedStats& stats);
 
 // Backward. Per element: x̂ = ((x − m) − m_lo)·r (m_lo the fp32 mean's rounding error, as
 // in the apply; never null), u = x̂·k + q (the pre-activation value, k = γ(1+s),
