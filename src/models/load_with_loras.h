@@ -11,12 +11,12 @@
 
 namespace diffnorm::models {
 
-/// The UNet of `dir` with every "unet" patch of `loras` merged. Errors: a patch that matches
-/// no module or does not fit it (by name), a LoRA without any UNet patch.
+/// The UNet of `dir` with every "unet" patch of `loras` merged (patches of other networks
+/// are left alone). Errors name a patch that matches no module or does not fit it.
 UNet2DConditionModel load_unet(const std::string& dir, const nn::LoraSet& loras);
 
-/// The text encoder of `dir` with the patches of its component merged: "text_encoder_2"
-/// when the folder is named so or holds a CLIPTextModelWithProjection, else "text_encoder".
+/// The text encoder of `dir` with the patches of its component merged (nn::lora_component_of:
+/// "text_encoder" or "text_encoder_2").
 CLIPTextModel load_text_encoder(const std::string& dir, const nn::LoraSet& loras);
 
 }  // namespace diffnorm::models

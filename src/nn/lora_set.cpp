@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 
 #include "core/check.h"
 
@@ -23,6 +24,18 @@ LoraChoice parse_lora_choice(const std::string& arg) {
   }
   DN_CHECK(!c.path.empty(), "LoRA '{}': no file given (expected FILE:WEIGHT)", arg);
   return c;
+}
+
+std::string lora_component_of(const std::string& dir, const ConfigReader& config) {
+  std::filesystem::path path = std::filesystem::path(dir).lexically_normal();
+  if (path.filename().empty()) path = path.parent_path();  // "dir/"
+  const std::string folder = path.filename().string(), cls = config.get_string("_class_name", "");
+  if (cls == "UNet2DConditionModel") return "unet";
+  if (folder == "text_encoder_2" || cls == "CLIPTextModelWithProjection") return "text_encoder_2";
+  DN_CHECK(cls.empty() || cls == "CLIPTextModel",
+           "{}: a {} has no LoRA patches (LoRAs adapt UNet2DConditionModel, CLIPTextModel, "
+           "CLIPTextModelWithProjection)", config.origin(), cls);
+  return "text_encoder";
 }
 
 LoraSet LoraSet::load(const std::vector<LoraChoice>& choices) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "nn/config_reader.h"
 #include "nn/lora_weights.h"
 #include "weights/lora_file.h"
 
@@ -23,6 +24,11 @@ struct LoraChoice {
 /// "FILE:WEIGHT" or "FILE" (weight 1). Error naming the argument when WEIGHT is not a
 /// finite number or FILE is empty.
 LoraChoice parse_lora_choice(const std::string& argument);
+
+/// The component a diffusers folder's LoRA patches are named after: "unet" for a
+/// UNet2DConditionModel, "text_encoder_2" for a folder of that name or a
+/// CLIPTextModelWithProjection, else "text_encoder"; Error naming the config for other classes.
+std::string lora_component_of(const std::string& dir, const ConfigReader& config);
 
 class LoraSet {
  public:

@@ -58,8 +58,16 @@ Tensor LoraWeights::load(const std::string& key, const Shape& shape) {
   return merged;
 }
 
+bool LoraWeights::is_patched(const std::string& key) const {
+  return key.ends_with(".weight") && !patches_of(key.substr(0, key.size() - 7)).empty();
+}
+
 void LoraWeights::check_all_used() const {
   WeightSource::check_all_used();
+  check_all_patches_applied();
+}
+
+void LoraWeights::check_all_patches_applied() const {
   std::vector<std::string> unmatched;
   for (std::size_t i = 0; i < patches_.size(); ++i)
     if (!applied_[i]) unmatched.push_back(fmt::format("'{}' ({})", patches_[i].patch->name, patches_[i].file));
@@ -69,7 +77,5 @@ void LoraWeights::check_all_used() const {
   fail("{}: {} LoRA module(s) match no Linear/Conv2d module of the model (wrong base model?): {}", origin(),
        unmatched.size(), list);
 }
-
-std::size_t LoraWeights::applied() const { return std::size_t(std::count(applied_.begin(), applied_.end(), true)); }
 
 }  // namespace diffnorm::nn

@@ -40,10 +40,12 @@ class LoraWeights : public WeightSource {
               const weights::LdmUNetLayout* original_layout = nullptr);
 
   std::string origin() const override { return base_.origin(); }
-  /// The base's unused-key check, then an Error listing every patch that matched no module.
+  /// The base's unused-key check, then check_all_patches_applied().
   void check_all_used() const override;
-  /// How many patches have been merged so far.
-  std::size_t applied() const;
+  /// An Error listing every patch that has matched no module so far.
+  void check_all_patches_applied() const;
+  /// Whether some patch targets the parameter `key` ("<module>.weight").
+  bool is_patched(const std::string& key) const;
 
  protected:
   std::optional<Shape> shape_of(const std::string& key, const Shape& requested) const override {

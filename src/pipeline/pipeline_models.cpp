@@ -6,6 +6,8 @@
 
 #include "core/check.h"
 #include "io/json_file.h"
+#include "models/load_with_loras.h"
+#include "models/unet_ldm_layout.h"
 #include "nn/component.h"
 #include "nn/single_file_weights.h"
 
@@ -47,16 +49,25 @@ bool has_component(const nlohmann::json& index, const std::string& name) {
 }
 
 std::unique_ptr<TextEncoderSlot> load_text_encoder(const fs::path& dir, const std::string& encoder,
-                                                   const std::string& tokenizer) {
+                                                   const std::string& tokenizer, const nn::LoraSet& loras) {
   auto slot = std::make_unique<TextEncoderSlot>(
       TextEncoderSlot{ClipTokenizer::from_directory(dir / tokenizer), nullptr});
-  slot->model = std::make_unique<models::CLIPTextModel>(models::CLIPTextModel::load((dir / encoder).string()));
+  slot->model = std::make_unique<models::CLIPTextModel>(models::load_text_encoder((dir / encoder).string(), loras));
   return slot;
 }
 
 }  // namespace
 
-PipelineModels load_diffusers_pipeline(const std::string& dir_in) {
+std::vector<std::string> lora_components(PipelineKind kind) {
+  switch (kind) {
+    case PipelineKind::SD: return {"unet", "text_encoder"};
+    case PipelineKind::SDXLBase: return {"unet", "text_encoder", "text_encoder_2"};
+    case PipelineKind::SDXLRefiner: return {"unet", "text_encoder_2"};
+  }
+  return {};
+}
+
+PipelineModels load_diffusers_pipeline(const std::string& dir_in, const nn::LoraSet& loras) {
   const fs::path dir(dir_in);
   DN_CHECK(fs::is_directory(dir), "model {} does not exist (expected a diffusers pipeline folder)", dir_in);
   const nlohmann::json index = read_json(dir / "model_index.json");
@@ -77,10 +88,12 @@ PipelineModels load_diffusers_pipeline(const std::string& dir_in) {
          (dir / "model_index.json").string(), cls);
   }
   m.force_zeros_for_empty_prompt = index.value("force_zeros_for_empty_prompt", m.kind == PipelineKind::SDXLBase);
+  loras.check_components(lora_components(m.kind), true);
 
-  if (m.kind != PipelineKind::SDXLRefiner) m.text_encoder = load_text_encoder(dir, "text_encoder", "tokenizer");
-  if (m.kind != PipelineKind::SD) m.text_encoder_2 = load_text_encoder(dir, "text_encoder_2", "tokenizer_2");
-  m.unet = std::make_unique<models::UNet2DConditionModel>(models::UNet2DConditionModel::load((dir / "unet").string()));
+  if (m.kind != PipelineKind::SDXLRefiner)
+    m.text_encoder = load_text_encoder(dir, "text_encoder", "tokenizer", loras);
+  if (m.kind != PipelineKind::SD) m.text_encoder_2 = load_text_encoder(dir, "text_encoder_2", "tokenizer_2", loras);
+  m.unet = std::make_unique<models::UNet2DConditionModel>(models::load_unet((dir / "unet").string(), loras));
   m.vae = std::make_unique<models::AutoencoderKL>(models::AutoencoderKL::load((dir / "vae").string()));
 
   const nlohmann::json sched = read_json(dir / "scheduler" / "scheduler_config.json");
@@ -90,7 +103,8 @@ PipelineModels load_diffusers_pipeline(const std::string& dir_in) {
   return m;
 }
 
-PipelineModels load_single_file_pipeline(const std::string& path, const std::string& config_dir) {
+PipelineModels load_single_file_pipeline(const std::string& path, const std::string& config_dir,
+                                         const nn::LoraSet& loras) {
   nn::SingleFileOptions options;
   options.config_dir = config_dir;
   const nn::SingleFileCheckpoint ckpt = nn::SingleFileCheckpoint::open(path, options);
@@ -105,11 +119,13 @@ PipelineModels load_single_file_pipeline(const std::string& path, const std::str
     default: fail("{}: not a full SD/SDXL checkpoint (needs UNet, VAE and text encoder)", path);
   }
   m.force_zeros_for_empty_prompt = m.kind == PipelineKind::SDXLBase;
+  loras.check_components(lora_components(m.kind), true);
+  // The model constructors check that every tensor and every LoRA patch was used.
   auto text = [&](const std::string& component, std::string_view pad) {
     auto w = ckpt.weights(component);
     auto slot = std::make_unique<TextEncoderSlot>(TextEncoderSlot{ClipTokenizer(pad), nullptr});
-    slot->model = std::make_unique<models::CLIPTextModel>(*w, models::CLIPTextConfig::from(ckpt.config(component)));
-    w->check_all_used();
+    slot->model = std::make_unique<models::CLIPTextModel>(*loras.wrap(*w, component),
+                                                          models::CLIPTextConfig::from(ckpt.config(component)));
     return slot;
   };
   // OpenCLIP encoders (SD2's text_encoder, SDXL's text_encoder_2) pad with "!" (id 0).
@@ -118,9 +134,9 @@ PipelineModels load_single_file_pipeline(const std::string& path, const std::str
   if (m.kind != PipelineKind::SD) m.text_encoder_2 = text("text_encoder_2", "!");
   {
     auto w = ckpt.weights("unet");
-    m.unet = std::make_unique<models::UNet2DConditionModel>(
-        *w, models::UNet2DConditionConfig::from(ckpt.config("unet")));
-    w->check_all_used();
+    const auto config = models::UNet2DConditionConfig::from(ckpt.config("unet"));
+    const weights::LdmUNetLayout layout = models::ldm_unet_layout(config);
+    m.unet = std::make_unique<models::UNet2DConditionModel>(*loras.wrap(*w, "unet", &layout), config);
   }
   {
     auto w = ckpt.weights("vae");
@@ -131,9 +147,10 @@ PipelineModels load_single_file_pipeline(const std::string& path, const std::str
   return m;
 }
 
-PipelineModels load_pipeline(const std::string& path, const std::string& config_dir) {
+PipelineModels load_pipeline(const std::string& path, const std::string& config_dir, const nn::LoraSet& loras) {
   DN_CHECK(fs::exists(path), "model {} not found (expected a diffusers folder or a .safetensors checkpoint)", path);
-  return fs::is_directory(path) ? load_diffusers_pipeline(path) : load_single_file_pipeline(path, config_dir);
+  return fs::is_directory(path) ? load_diffusers_pipeline(path, loras)
+                                : load_single_file_pipeline(path, config_dir, loras);
 }
 
 }  // namespace diffnorm

@@ -13,6 +13,7 @@
 #include "models/autoencoder_kl.h"
 #include "models/clip_text_model.h"
 #include "models/unet_2d_condition_model.h"
+#include "nn/lora_set.h"
 #include "pipeline/clip_tokenizer.h"
 #include "pipeline/noise_schedule.h"
 
@@ -48,18 +49,25 @@ struct PipelineModels {
 /// for classes without a sampler here.
 std::string sampler_for_scheduler_class(const std::string& class_name, bool karras);
 
-/// Loads a diffusers pipeline folder. Errors name the missing file or the unsupported
-/// pipeline class.
-PipelineModels load_diffusers_pipeline(const std::string& dir);
+/// Loads a diffusers pipeline folder, with `loras` merged into the UNet and text encoders
+/// (every patch must fit a network of the pipeline, see nn/lora_set.h). Errors name the
+/// missing file or the unsupported pipeline class.
+PipelineModels load_diffusers_pipeline(const std::string& dir, const nn::LoraSet& loras = nn::LoraSet());
 
 /// Loads a single-file checkpoint (SD1.x/2.x LDM, SDXL base/refiner SGM; nn/single_file_weights.h).
 /// `config_dir`: a diffusers folder whose component configs describe the file (models of
 /// other proportions than the published ones); empty: configs derived from the tensors.
 /// Single files carry no scheduler: the SD defaults (scaled_linear, leading, epsilon) and
 /// Euler are used; a v-prediction SD2 file needs the prediction type given by the caller.
-PipelineModels load_single_file_pipeline(const std::string& path, const std::string& config_dir = "");
+/// `loras` as for load_diffusers_pipeline.
+PipelineModels load_single_file_pipeline(const std::string& path, const std::string& config_dir = "",
+                                         const nn::LoraSet& loras = nn::LoraSet());
 
 /// A folder (diffusers) or a .safetensors file (single file).
-PipelineModels load_pipeline(const std::string& path, const std::string& config_dir = "");
+PipelineModels load_pipeline(const std::string& path, const std::string& config_dir = "",
+                             const nn::LoraSet& loras = nn::LoraSet());
+
+/// The networks of a pipeline kind that LoRAs can adapt ("unet", "text_encoder", ...).
+std::vector<std::string> lora_components(PipelineKind kind);
 
 }  // namespace diffnorm

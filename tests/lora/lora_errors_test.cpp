@@ -105,8 +105,15 @@ TEST(LoraApply, LoraWithNothingForTheModelIsAnError) {
   const std::string te = "lora_te_text_model_encoder_layers_0_self_attn_q_proj";
   const std::string path = write_lora("te_only", {{te + ".lora_down.weight", Tensor::full({4, 32}, 0.01)},
                                                   {te + ".lora_up.weight", Tensor::full({32, 4}, 0.01)}});
-  const std::string m = message_of([&] { models::load_unet(kUnet, one(path)); });
+  const std::string m = message_of([&] { one(path).check_components({"unet"}, false); });
   EXPECT_NE(m.find("change nothing"), std::string::npos) << m;
+  EXPECT_EQ(message_of([&] { one(path).check_components({"unet", "text_encoder"}, true); }), "(no error)");
+  const std::string both = write_lora("unet_and_te", {{te + ".lora_down.weight", Tensor::full({4, 32}, 0.01)},
+                                                      {te + ".lora_up.weight", Tensor::full({32, 4}, 0.01)},
+                                                      {kToQ + ".lora_down.weight", Tensor::full({4, 32}, 0.01)},
+                                                      {kToQ + ".lora_up.weight", Tensor::full({32, 4}, 0.01)}});
+  const std::string strict = message_of([&] { one(both).check_components({"unet", "text_encoder_2"}, true); });
+  EXPECT_NE(strict.find("'" + te + "'"), std::string::npos) << strict;
   EXPECT_NE(m.find(path), std::string::npos) << m;
 }
 
