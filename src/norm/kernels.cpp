@@ -435,27 +435,41 @@ void FusedForwardT(const T* x, T* y, const ApplyLayout& L, const FusedStats& F) 
   const DF d;
   const int64_t len = F.rows_per_stat * L.width;
   const T* res = static_cast<const T*>(L.residual);
+  // Short spans go in batches (≤ 16 KiB, ≤ 8 spans): the moments of a batch, then its
+  // statistics, then its apply, so that the latency of one span's reduction and square
+  // root overlaps with the next span's work instead of serialising every row.
+  constexpr int64_t kMaxBatch = 8;
+  const int64_t batch = std::clamp<int64_t>(16384 / int64_t(len * sizeof(T)), 1, kMaxBatch);
+  const int64_t batches = (F.stats + batch - 1) / batch;
 #pragma omp parallel for schedule(static)
-  for (int64_t k = 0; k < F.stats; ++k) {
-    float mean, rstd, mlo;
-    finish_moments(ContiguousMoments<Center>(x + k * len, len), Center, F.eps, mean, rstd, mlo);
-    F.stat_mean[k] = mean;
-    F.stat_rstd[k] = rstd;
-    const VF sm = hn::Set(d, mean), slo = hn::Set(d, mlo), sr = hn::Set(d, rstd);
-    const bool centred = !foldable(mean, rstd);
-    for (int64_t row = k * F.rows_per_stat; row < (k + 1) * F.rows_per_stat; ++row) {
-      const int64_t ro = row * L.width;
-      const T* rr = res ? res + ro : nullptr;
-      if constexpr (Mode == ApplyMode::Scalar) {  // as apply_stats folds the rows of the two-pass path
-        const float a = rstd * F.row_k[row];
-        const float b = centred ? L.row_b[row] : folded_shift(mean, mlo, a, L.row_b[row]);
-        ApplySpan<Mode, kSilu>(x + ro, y + ro, rr, 0, L.width, centred, sm, slo, sr, hn::Set(d, a), hn::Set(d, b),
-                               nullptr, nullptr, nullptr, nullptr, nullptr);
-      } else {
-        const int64_t vo = (row / L.rows_per_block) * L.vec_stride;
-        const VF sb = hn::Set(d, folded_shift(mean, mlo, rstd, 0.0f));
-        ApplySpan<Mode, kSilu>(x + ro, y + ro, rr, 0, L.width, centred, sm, slo, sr, sr, sb, nullptr, nullptr,
-                               nullptr, L.vec_a + vo, L.vec_b + vo);
+  for (int64_t bi = 0; bi < batches; ++bi) {
+    const int64_t k0 = bi * batch, k1 = std::min(F.stats, k0 + batch);
+    Moments moments[kMaxBatch];
+    for (int64_t k = k0; k < k1; ++k) moments[k - k0] = ContiguousMoments<Center>(x + k * len, len);
+    float means[kMaxBatch], rstds[kMaxBatch], mlos[kMaxBatch];
+    for (int64_t k = k0; k < k1; ++k) {
+      finish_moments(moments[k - k0], Center, F.eps, means[k - k0], rstds[k - k0], mlos[k - k0]);
+      F.stat_mean[k] = means[k - k0];
+      F.stat_rstd[k] = rstds[k - k0];
+    }
+    for (int64_t k = k0; k < k1; ++k) {
+      const float mean = means[k - k0], rstd = rstds[k - k0], mlo = mlos[k - k0];
+      const VF sm = hn::Set(d, mean), slo = hn::Set(d, mlo), sr = hn::Set(d, rstd);
+      const bool centred = !foldable(mean, rstd);
+      for (int64_t row = k * F.rows_per_stat; row < (k + 1) * F.rows_per_stat; ++row) {
+        const int64_t ro = row * L.width;
+        const T* rr = res ? res + ro : nullptr;
+        if constexpr (Mode == ApplyMode::Scalar) {  // as apply_stats folds the rows of the two-pass path
+          const float a = rstd * F.row_k[row];
+          const float b = centred ? L.row_b[row] : folded_shift(mean, mlo, a, L.row_b[row]);
+          ApplySpan<Mode, kSilu>(x + ro, y + ro, rr, 0, L.width, centred, sm, slo, sr, hn::Set(d, a),
+                                 hn::Set(d, b), nullptr, nullptr, nullptr, nullptr, nullptr);
+        } else {
+          const int64_t vo = (row / L.rows_per_block) * L.vec_stride;
+          const VF sb = hn::Set(d, folded_shift(mean, mlo, rstd, 0.0f));
+          ApplySpan<Mode, kSilu>(x + ro, y + ro, rr, 0, L.width, centred, sm, slo, sr, sr, sb, nullptr, nullptr,
+                                 nullptr, L.vec_a + vo, L.vec_b + vo);
+        }
       }
     }
   }
