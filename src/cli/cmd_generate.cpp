@@ -4,11 +4,16 @@
 //     [--steps N] [--cfg-scale S] [--sampler NAME] [--scheduler karras] [-s SEED]
 //     [-W W -H H | --aspect 16:9] [--batch-count K] [-i INIT --strength X] -o OUT.png
 // Without -m a built-in SD1.5-structured model with random weights runs (default_model.h).
+// LoRAs: --lora FILE:WEIGHT (repeatable) and <lora:NAME:WEIGHT> tags in the prompt (NAME.safetensors
+// in --lora-dir; the tag is removed from the text, A1111-style) are merged into the base model's
+// weights at load time (not the refiner's). The PNG parameters keep the tags, get one appended
+// per --lora (as A1111 does for LoRAs it adds itself), and list "Lora hashes".
 // The PNG carries A1111's "parameters" text chunk; stderr shows per-step progress and a
 // per-stage timing summary with the peak memory.
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -22,6 +27,7 @@
 #include "pipeline/pipeline_generate.h"
 #include "pipeline/progress_bar.h"
 #include "pipeline/progress_report.h"
+#include "pipeline/prompt_lora_tags.h"
 
 namespace diffnorm::cli {
 namespace {
@@ -30,6 +36,8 @@ namespace fs = std::filesystem;
 
 struct GenerateArgs {
   std::string model, refiner, config_dir, output = "output.png", init_image, aspect, scheduler = "default";
+  std::vector<std::string> loras;  // --lora FILE:WEIGHT
+  std::string lora_dir;            // where <lora:NAME:WEIGHT> finds NAME.safetensors
   std::optional<std::string> negative, prompt_2;
   std::optional<double> cfg_scale;
   GenerationRequest request;
@@ -42,10 +50,40 @@ std::string output_path(const std::string& out, int index, int count) {
   return (p.parent_path() / fmt::format("{}-{}{}", p.stem().string(), index, p.extension().string())).string();
 }
 
+// The LoRAs of one generation: the files to merge and what the PNG parameters say of them.
+struct LoraUses {
+  std::vector<nn::LoraChoice> choices;
+  std::string prompt;  // the user's prompt with a tag appended per --lora
+  std::string hashes;  // A1111's "Lora hashes" value: "name: hash10, ..."
+};
+
+LoraUses lora_uses(const GenerateArgs& a, const std::string& prompt, const std::vector<PromptLoraTag>& tags) {
+  LoraUses u;
+  u.prompt = prompt;
+  auto add = [&](const nn::LoraChoice& c) {
+    DN_CHECK(fs::is_regular_file(c.path), "LoRA file {} not found", c.path);
+    const std::string name = fs::path(c.path).stem().string();
+    u.hashes += fmt::format("{}{}: {}", u.hashes.empty() ? "" : ", ", name, a1111_short_hash(c.path));
+    u.choices.push_back(c);
+  };
+  for (const PromptLoraTag& t : tags) {
+    DN_CHECK(!a.lora_dir.empty(), "the prompt names <lora:{}:{}>: give --lora-dir DIR holding {}.safetensors", t.name,
+             t.weight, t.name);
+    add({(fs::path(a.lora_dir) / (t.name + ".safetensors")).string(), t.weight});
+  }
+  for (const std::string& arg : a.loras) {
+    const nn::LoraChoice c = nn::parse_lora_choice(arg);
+    add(c);
+    u.prompt += fmt::format(" <lora:{}:{}>", fs::path(c.path).stem().string(), c.weight);
+  }
+  return u;
+}
+
 GenerationParameters parameters_of(const GenerationRequest& r, const GenerationResult& res, const PipelineModels& m,
-                                   const std::string& hash, const PipelineModels* refiner, bool img2img) {
+                                   const std::string& hash, const PipelineModels* refiner, bool img2img,
+                                   const LoraUses& loras) {
   GenerationParameters p;
-  p.prompt = r.prompt;
+  p.prompt = loras.prompt;
   p.negative_prompt = r.negative_prompt.value_or("");
   auto add = [&](std::string k, std::string v) { p.settings.emplace_back(std::move(k), std::move(v)); };
   add("Steps", std::to_string(r.steps));
@@ -62,6 +100,7 @@ GenerationParameters parameters_of(const GenerationRequest& r, const GenerationR
     add("Refiner", refiner->name);
     add("Refiner switch at", fmt::format("{}", r.refiner_start));
   }
+  if (!loras.hashes.empty()) add("Lora hashes", loras.hashes);
   add("Version", "diffnorm 0.1.0");
   return p;
 }
@@ -70,21 +109,26 @@ void run_generate(GenerateArgs a) {
   using Clock = std::chrono::steady_clock;
   GenerationRequest& r = a.request;
   auto t0 = Clock::now();
+  const PromptWithoutLoraTags tagged = extract_lora_tags(r.prompt);
+  const LoraUses loras = lora_uses(a, r.prompt, tagged.tags);
+  r.prompt = tagged.text;
   PipelineModels base;
   if (a.model.empty()) {
+    DN_CHECK(loras.choices.empty(), "LoRAs need a real model: give -m MODEL");
     fmt::print(stderr,
                "note: no -m given: using the built-in SD1.5-structured default model with RANDOM weights "
                "(the image is noise; pass -m MODEL for a real one)\n");
     base = make_default_pipeline();
   } else {
-    base = load_pipeline(a.model, a.config_dir);
+    base = load_pipeline(a.model, a.config_dir, nn::LoraSet::load(loras.choices));
   }
   std::optional<PipelineModels> refiner;
   if (!a.refiner.empty()) refiner = load_pipeline(a.refiner, a.config_dir);
   const std::string hash = base.hash_file.empty() ? "" : a1111_short_hash(base.hash_file);
   const double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  fmt::print(stderr, "loaded {} ({}){} in {:.2f} s\n", base.name, to_string(base.kind),
-             refiner ? " + refiner " + refiner->name : "", load_s);
+  fmt::print(stderr, "loaded {} ({}){}{} in {:.2f} s\n", base.name, to_string(base.kind),
+             refiner ? " + refiner " + refiner->name : "",
+             loras.choices.empty() ? "" : fmt::format(" with {} LoRA(s) merged", loras.choices.size()), load_s);
 
   if (!a.aspect.empty()) {
     DN_CHECK(r.width == 0 && r.height == 0, "give either --aspect or -W/-H, not both");
@@ -115,7 +159,7 @@ void run_generate(GenerateArgs a) {
     total.decoding += res.timings.decoding;
     const std::string path = output_path(a.output, i, a.batch_count);
     const GenerationParameters params =
-        parameters_of(r, res, base, hash, refiner ? &*refiner : nullptr, r.init_image.defined());
+        parameters_of(r, res, base, hash, refiner ? &*refiner : nullptr, r.init_image.defined(), loras);
     write_png(path, res.image, {{"parameters", format_generation_parameters(params)}});
     fmt::print(stderr, "wrote {} ({}x{}, seed {}, sampler {})\n", path, res.width, res.height, r.seed, res.sampler);
   }
@@ -136,10 +180,13 @@ const RegisterCommand kGenerate{
                       "random weights)");
        sub.add_option("--config-dir", a->config_dir,
                       "Single files of unusual proportions: a diffusers folder whose component configs describe them");
+       sub.add_option("--lora", a->loras, "LoRA merged into the model, FILE:WEIGHT (repeatable)");
+       sub.add_option("--lora-dir", a->lora_dir, "Folder where prompt tags <lora:NAME:WEIGHT> find NAME.safetensors");
        sub.add_option("--refiner", a->refiner, "SDXL refiner folder: continues the base's latents");
        sub.add_option("--refiner-start", r.refiner_start, "Fraction of the schedule the base runs before the refiner")
            ->check(CLI::Range(0.0, 1.0));
-       sub.add_option("-p,--prompt", r.prompt, "The prompt (A1111 emphasis syntax and BREAK)")->required();
+       sub.add_option("-p,--prompt", r.prompt, "The prompt (A1111 emphasis syntax, BREAK and <lora:NAME:WEIGHT>)")
+           ->required();
        sub.add_option_function<std::string>(
            "--prompt-2", [a](const std::string& s) { a->prompt_2 = s; }, "SDXL: prompt for the second text encoder");
        sub.add_option_function<std::string>(
