@@ -20,10 +20,6 @@ namespace {
 
 bool channels_innermost(const NormShape& s) { return s.layout == Layout::NHWC || s.s == 1; }
 
-// Rows of a column reduction per work item: enough elements to amortise, few enough
-// that fp32 lane sums stay short.
-int64_t chunk_rows_for(int64_t width) { return std::clamp<int64_t>(kPiece / std::max<int64_t>(width, 1), 1, 128); }
-
 int max_threads() { return omp_get_max_threads(); }
 
 // k = γ(1 + scale), q = β(1 + scale) + shift per (n, c); stride 0 (shared over n) when
@@ -525,6 +521,13 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
     RowScalars R{N * C, S, m, mlo, r, k, q, io.activation};
     double* A = arena.allocate_array<double>(size_t(N * C));
     double* B = arena.allocate_array<double>(size_t(N * C));
+    const int64_t span = sh.numel() / K;  // of each of x and dy
+    if (spec.reduce == Reduce::Group && 2 * span * int64_t(dtype_size(io.dtype)) <= kFusedSpanBytes &&
+        K >= max_threads()) {
+      fused_row_backward(io.dtype, io.x, io.dy, io.dx, R, {C / spec.groups, spec.center, stats_constant}, A, B);
+      if (want_params) param_grads(sh, io, A, B, N);
+      return;
+    }
     row_grad_sums(io.dtype, io.x, io.dy, R, A, B);
     group_coefficients(spec, aff, A, B, N, stats_constant, c1, c2);
     float* rc1 = arena.allocate_array<float>(size_t(N * C));
@@ -543,7 +546,8 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   const bool shared = spec.reduce == Reduce::Channel;
   const int64_t blocks = shared ? 1 : N;
   ColVectors V;
-  V.layout = {blocks, shared ? N * S : S, C, chunk_rows_for(C), 0};
+  // Work items of ≥ 64 rows and ~32K elements: few partial sums to add up.
+  V.layout = {blocks, shared ? N * S : S, C, std::max<int64_t>(64, 32768 / C), 0};
   V.act = io.activation;
   float* m = arena.allocate_array<float>(size_t(blocks * C));
   float* mlo = arena.allocate_array<float>(size_t(blocks * C));
@@ -583,7 +587,23 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
       vc1[n * C + c] = c1[spec.stat_index(n, c, 0)];
       vc2[n * C + c] = c2[spec.stat_index(n, c, 0)];
     }
-  col_grad_dx(io.dtype, io.x, io.dy, io.dx, V, vc1, vc2);
+  bool all_foldable = io.activation == Activation::None;
+  for (int64_t j = 0; j < K && all_foldable; ++j) all_foldable = foldable(io.mean[j], io.rstd[j]);
+  if (all_foldable) {
+    // dx = r·(k·dy − c1 − x̂·c2), x̂ = (x − m − m_lo)·r, as p·dy + q·x + o (see foldable).
+    float* p = arena.allocate_array<float>(size_t(blocks * C));
+    float* qx = arena.allocate_array<float>(size_t(blocks * C));
+    float* o = arena.allocate_array<float>(size_t(blocks * C));
+    for (int64_t i = 0; i < blocks * C; ++i) {
+      const double rr = r[i], r2c2 = rr * rr * double(vc2[i]);
+      p[i] = float(rr * double(k[i]));
+      qx[i] = float(-r2c2);
+      o[i] = float(r2c2 * (double(m[i]) + double(mlo[i])) - rr * double(vc1[i]));
+    }
+    col_grad_dx_folded(io.dtype, io.x, io.dy, io.dx, V.layout, p, qx, o);
+  } else {
+    col_grad_dx(io.dtype, io.x, io.dy, io.dx, V, vc1, vc2);
+  }
   if (want_params) param_grads(sh, io, A.data(), B.data(), blocks);
 }
 

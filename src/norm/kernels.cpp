@@ -501,95 +501,208 @@ inline VF GradIn(VF dy, VF xh, VF k, VF q, bool silu) {
   return silu ? hn::Mul(dy, SiluGrad(hn::MulAdd(xh, k, q))) : dy;
 }
 
-template <class T>
-void RowGradSumsT(const T* x, const T* dy, const RowScalars& S, double* sum_du, double* sum_dux) {
+// Σdu and Σdu·x̂ over one row of `width` with scalars m, m_lo, r, k, q: two fp32 lane
+// accumulators per sum over ≤ kFlush elements, then double.
+template <bool kSilu, class T>
+HWY_INLINE void RowGradSumsOne(const T* xr, const T* gr, int64_t width, VF m, VF mlo, VF r, VF k, VF q, double& s1,
+                               double& s2) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
-  const bool silu = S.act == Activation::SiLU;
-#pragma omp parallel for schedule(static)
-  for (int64_t row = 0; row < S.rows; ++row) {
-    const VF m = hn::Set(d, S.m[row]), mlo = hn::Set(d, S.mlo[row]), r = hn::Set(d, S.r[row]);
-    const VF k = hn::Set(d, S.k[row]), q = hn::Set(d, S.q[row]);
-    const T* xr = x + row * S.width;
-    const T* gr = dy + row * S.width;
-    double s1 = 0, s2 = 0;
-    for (int64_t i = 0; i < S.width;) {
-      const int64_t end = std::min(S.width, i + kFlush);
-      VF a1 = hn::Zero(d), a2 = hn::Zero(d);
-      for (; i < end; i += N) {
-        const int64_t w = std::min(N, end - i);
-        const VF xh = Normalized(LoadPart(xr + i, w), m, mlo, r);
-        // Lanes past w load dy = 0, so du = 0 there.
-        const VF du = GradIn(LoadPart(gr + i, w), xh, k, q, silu);
-        a1 = hn::Add(a1, du);
-        a2 = hn::MulAdd(du, xh, a2);
-      }
-      s1 += SumLanes(a1);
-      s2 += SumLanes(a2);
+  s1 = 0;
+  s2 = 0;
+  for (int64_t i = 0; i < width;) {
+    const int64_t end = std::min(width, i + kFlush);
+    VF a1 = hn::Zero(d), a2 = hn::Zero(d), b1 = hn::Zero(d), b2 = hn::Zero(d);
+    for (; i + 2 * N <= end; i += 2 * N) {
+      const VF xh0 = Normalized(LoadF32(d, xr + i), m, mlo, r);
+      const VF xh1 = Normalized(LoadF32(d, xr + i + N), m, mlo, r);
+      const VF du0 = GradIn(LoadF32(d, gr + i), xh0, k, q, kSilu);
+      const VF du1 = GradIn(LoadF32(d, gr + i + N), xh1, k, q, kSilu);
+      a1 = hn::Add(a1, du0);
+      b1 = hn::Add(b1, du1);
+      a2 = hn::MulAdd(du0, xh0, a2);
+      b2 = hn::MulAdd(du1, xh1, b2);
     }
-    sum_du[row] = s1;
-    sum_dux[row] = s2;
+    for (; i < end; i += N) {
+      const int64_t w = std::min(N, end - i);
+      const VF xh = Normalized(LoadPart(xr + i, w), m, mlo, r);
+      // Lanes past w load dy = 0, so du = 0 there.
+      const VF du = GradIn(LoadPart(gr + i, w), xh, k, q, kSilu);
+      a1 = hn::Add(a1, du);
+      a2 = hn::MulAdd(du, xh, a2);
+    }
+    s1 += SumLanes(hn::Add(a1, b1));
+    s2 += SumLanes(hn::Add(a2, b2));
   }
 }
 
-template <class T>
-void RowGradDxT(const T* x, const T* dy, T* dx, const RowScalars& S, const float* c1v, const float* c2v) {
+// dx = r·(k·du − c1 − x̂·c2) over [i0, i1) of one row.
+template <bool kSilu, class T>
+HWY_INLINE void RowGradDxSpan(const T* xr, const T* gr, T* out, int64_t i0, int64_t i1, VF m, VF mlo, VF r, VF k,
+                              VF q, VF c1, VF c2) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
-  const bool silu = S.act == Activation::SiLU;
+  for (int64_t i = i0; i < i1; i += N) {
+    const int64_t w = std::min(N, i1 - i);
+    const VF xh = Normalized(LoadPart(xr + i, w), m, mlo, r);
+    const VF du = GradIn(LoadPart(gr + i, w), xh, k, q, kSilu);
+    const VF g = hn::NegMulAdd(xh, c2, hn::Sub(hn::Mul(k, du), c1));
+    StorePart(hn::Mul(r, g), out + i, w);
+  }
+}
+
+template <bool kSilu, class T>
+void RowGradSumsT(const T* x, const T* dy, const RowScalars& S, double* sum_du, double* sum_dux) {
+  const DF d;
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < S.rows; ++row) {
+    RowGradSumsOne<kSilu>(x + row * S.width, dy + row * S.width, S.width, hn::Set(d, S.m[row]),
+                          hn::Set(d, S.mlo[row]), hn::Set(d, S.r[row]), hn::Set(d, S.k[row]), hn::Set(d, S.q[row]),
+                          sum_du[row], sum_dux[row]);
+  }
+}
+
+template <bool kSilu, class T>
+void RowGradDxT(const T* x, const T* dy, T* dx, const RowScalars& S, const float* c1v, const float* c2v) {
+  const DF d;
   const int64_t pieces = (S.width + kPiece - 1) / kPiece;
 #pragma omp parallel for schedule(static)
   for (int64_t item = 0; item < S.rows * pieces; ++item) {
     const int64_t row = item / pieces;
     const int64_t i0 = (item % pieces) * kPiece, i1 = std::min(S.width, i0 + kPiece);
-    const VF m = hn::Set(d, S.m[row]), mlo = hn::Set(d, S.mlo[row]), r = hn::Set(d, S.r[row]);
-    const VF k = hn::Set(d, S.k[row]), q = hn::Set(d, S.q[row]);
-    const VF c1 = hn::Set(d, c1v[row]), c2 = hn::Set(d, c2v[row]);
     const int64_t o = row * S.width;
-    for (int64_t i = i0; i < i1; i += N) {
-      const int64_t w = std::min(N, i1 - i);
-      const VF xh = Normalized(LoadPart(x + o + i, w), m, mlo, r);
-      const VF du = GradIn(LoadPart(dy + o + i, w), xh, k, q, silu);
-      // dx = r·(k·du − c1 − x̂·c2)
-      const VF g = hn::NegMulAdd(xh, c2, hn::Sub(hn::Mul(k, du), c1));
-      StorePart(hn::Mul(r, g), dx + o + i, w);
+    RowGradDxSpan<kSilu>(x + o, dy + o, dx + o, i0, i1, hn::Set(d, S.m[row]), hn::Set(d, S.mlo[row]),
+                         hn::Set(d, S.r[row]), hn::Set(d, S.k[row]), hn::Set(d, S.q[row]), hn::Set(d, c1v[row]),
+                         hn::Set(d, c2v[row]));
+  }
+}
+
+// Span by span: the rows' sums, the statistic's c1 = center·Σk·A/count, c2 = Σk·B/count
+// (summed in row order, as the engine's group_coefficients), then dx.
+template <bool kSilu, class T>
+void FusedRowBackwardT(const T* x, const T* dy, T* dx, const RowScalars& S, const FusedGrad& F, double* sum_du,
+                       double* sum_dux) {
+  const DF d;
+  const double count = double(F.rows_per_stat * S.width);
+  const int64_t stats = S.rows / F.rows_per_stat;
+#pragma omp parallel for schedule(static)
+  for (int64_t k = 0; k < stats; ++k) {
+    const int64_t r0 = k * F.rows_per_stat, r1 = r0 + F.rows_per_stat;
+    double t1 = 0, t2 = 0;
+    for (int64_t row = r0; row < r1; ++row) {
+      RowGradSumsOne<kSilu>(x + row * S.width, dy + row * S.width, S.width, hn::Set(d, S.m[row]),
+                            hn::Set(d, S.mlo[row]), hn::Set(d, S.r[row]), hn::Set(d, S.k[row]),
+                            hn::Set(d, S.q[row]), sum_du[row], sum_dux[row]);
+      t1 += double(S.k[row]) * sum_du[row];
+      t2 += double(S.k[row]) * sum_dux[row];
+    }
+    const VF c1 = hn::Set(d, F.stats_constant || !F.center ? 0.0f : float(t1 / count));
+    const VF c2 = hn::Set(d, F.stats_constant ? 0.0f : float(t2 / count));
+    for (int64_t row = r0; row < r1; ++row) {
+      const int64_t o = row * S.width;
+      RowGradDxSpan<kSilu>(x + o, dy + o, dx + o, 0, S.width, hn::Set(d, S.m[row]), hn::Set(d, S.mlo[row]),
+                           hn::Set(d, S.r[row]), hn::Set(d, S.k[row]), hn::Set(d, S.q[row]), c1, c2);
     }
   }
 }
 
-template <class T>
-void ColGradSumsT(const T* x, const T* dy, const ColVectors& V, double* out_du, double* out_dux) {
+// Σdu and Σdu·x̂ over rows [r0, r1) of V full vectors of columns from col (vectors m,
+// m_lo, r, k, q offset to the block), added in double to s1[col..], s2[col..].
+template <int V, bool kSilu, class T>
+HWY_INLINE void ColGradTileSums(const T* x, const T* dy, int64_t width, int64_t r0, int64_t r1, int64_t col,
+                                const ColVectors& P, int64_t vo, double* s1, double* s2) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
-  const ColLayout& L = V.layout;
-  const bool silu = V.act == Activation::SiLU;
-  const int64_t chunks = L.chunks();
+  VF m[V], mlo[V], r[V], a1[V], a2[V];
+  for (int v = 0; v < V; ++v) {
+    const int64_t c = vo + col + v * N;
+    m[v] = hn::LoadU(d, P.m + c);
+    mlo[v] = hn::LoadU(d, P.mlo + c);
+    r[v] = hn::LoadU(d, P.r + c);
+    a1[v] = hn::Zero(d);
+    a2[v] = hn::Zero(d);
+  }
+  for (int64_t row = r0; row < r1; ++row) {
+    const int64_t o = row * width + col;
+    for (int v = 0; v < V; ++v) {
+      const VF xh = Normalized(LoadF32(d, x + o + v * N), m[v], mlo[v], r[v]);
+      VF du = LoadF32(d, dy + o + v * N);
+      if constexpr (kSilu) {
+        const int64_t c = vo + col + v * N;
+        du = GradIn(du, xh, hn::LoadU(d, P.k + c), hn::LoadU(d, P.q + c), true);
+      }
+      a1[v] = hn::Add(a1[v], du);
+      a2[v] = hn::MulAdd(du, xh, a2[v]);
+    }
+  }
+  for (int v = 0; v < V; ++v) {
+    AddToDoubles(a1[v], s1 + col + v * N);
+    AddToDoubles(a2[v], s2 + col + v * N);
+  }
+}
+
+template <bool kSilu, class T>
+void ColGradSumsT(const T* x, const T* dy, const ColVectors& P, double* out_du, double* out_dux) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const ColLayout& L = P.layout;
+  const int64_t W = L.width, chunks = L.chunks();
+  constexpr int kTile = 4;  // column vectors per pass over the rows: 20 registers
 #pragma omp parallel for schedule(static)
   for (int64_t item = 0; item < L.blocks * chunks; ++item) {
     const int64_t b = item / chunks, j = item % chunks;
     const int64_t r0 = j * L.chunk_rows, r1 = std::min(L.rows, r0 + L.chunk_rows);
-    const int64_t base = b * L.rows * L.width;
-    const int64_t vo = b * L.width;
+    const T* xb = x + b * L.rows * W;
+    const T* gb = dy + b * L.rows * W;
+    const int64_t vo = b * W;
+    double* s1 = out_du + item * W;
+    double* s2 = out_dux + item * W;
+    std::fill(s1, s1 + W, 0.0);
+    std::fill(s2, s2 + W, 0.0);
+    for (int64_t f0 = r0; f0 < r1; f0 += kFlushRows) {
+      const int64_t f1 = std::min(r1, f0 + kFlushRows);
+      int64_t c = 0;
+      for (; c + kTile * N <= W; c += kTile * N) ColGradTileSums<kTile, kSilu>(xb, gb, W, f0, f1, c, P, vo, s1, s2);
+      for (; c + N <= W; c += N) ColGradTileSums<1, kSilu>(xb, gb, W, f0, f1, c, P, vo, s1, s2);
+      if (c < W) {  // a partial last vector
+        const int64_t w = W - c;
+        const VF m = LoadVecPart(P.m + vo + c, w), mlo = LoadVecPart(P.mlo + vo + c, w);
+        const VF r = LoadVecPart(P.r + vo + c, w);
+        const VF k = LoadVecPart(P.k + vo + c, w), q = LoadVecPart(P.q + vo + c, w);
+        VF a1 = hn::Zero(d), a2 = hn::Zero(d);
+        for (int64_t row = f0; row < f1; ++row) {
+          const VF xh = Normalized(LoadPart(xb + row * W + c, w), m, mlo, r);
+          const VF du = GradIn(LoadPart(gb + row * W + c, w), xh, k, q, kSilu);  // 0 past w
+          a1 = hn::Add(a1, du);
+          a2 = hn::MulAdd(du, xh, a2);
+        }
+        HWY_ALIGN float t1[hn::MaxLanes(d)], t2[hn::MaxLanes(d)];
+        hn::Store(a1, d, t1);
+        hn::Store(a2, d, t2);
+        for (int64_t l = 0; l < w; ++l) {
+          s1[c + l] += t1[l];
+          s2[c + l] += t2[l];
+        }
+      }
+    }
+  }
+}
+
+// dx = p·dy + q·x + o with per-column vectors (the folded form of r·(k·dy − c1 − x̂·c2)).
+template <class T>
+void ColGradDxFoldedT(const T* x, const T* dy, T* dx, const ColLayout& L, const float* p, const float* q,
+                      const float* o) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const int64_t rows = L.blocks * L.rows;
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < rows; ++row) {
+    const int64_t vo = (row / L.rows) * L.width;
+    const int64_t ro = row * L.width;
     for (int64_t c = 0; c < L.width; c += N) {
       const int64_t w = std::min(N, L.width - c);
-      const VF m = LoadVecPart(V.m + vo + c, w), mlo = LoadVecPart(V.mlo + vo + c, w);
-      const VF r = LoadVecPart(V.r + vo + c, w);
-      const VF k = LoadVecPart(V.k + vo + c, w), q = LoadVecPart(V.q + vo + c, w);
-      VF a1 = hn::Zero(d), a2 = hn::Zero(d);
-      for (int64_t row = r0; row < r1; ++row) {
-        const int64_t o = base + row * L.width + c;
-        const VF xh = Normalized(LoadPart(x + o, w), m, mlo, r);
-        const VF du = GradIn(LoadPart(dy + o, w), xh, k, q, silu);
-        a1 = hn::Add(a1, du);
-        a2 = hn::MulAdd(du, xh, a2);
-      }
-      HWY_ALIGN float s1[hn::MaxLanes(d)], s2[hn::MaxLanes(d)];
-      hn::Store(a1, d, s1);
-      hn::Store(a2, d, s2);
-      for (int64_t l = 0; l < w; ++l) {
-        out_du[item * L.width + c + l] = s1[l];
-        out_dux[item * L.width + c + l] = s2[l];
-      }
+      const VF t = hn::MulAdd(LoadVecPart(q + vo + c, w), LoadPart(x + ro + c, w), LoadVecPart(o + vo + c, w));
+      StorePart(hn::MulAdd(LoadVecPart(p + vo + c, w), LoadPart(dy + ro + c, w), t), dx + ro + c, w);
     }
   }
 }
@@ -782,20 +895,46 @@ void ColGroupSums(DType t, const void* x, const ColLayout& L, int64_t groups, bo
 void RowGradSums(DType t, const void* x, const void* dy, const RowScalars& S, double* a, double* b) {
   ByType(t, [&](auto tag) {
     using T = decltype(tag);
-    RowGradSumsT(static_cast<const T*>(x), static_cast<const T*>(dy), S, a, b);
+    const auto* xt = static_cast<const T*>(x);
+    const auto* gt = static_cast<const T*>(dy);
+    if (S.act == Activation::SiLU) RowGradSumsT<true>(xt, gt, S, a, b);
+    else RowGradSumsT<false>(xt, gt, S, a, b);
   });
 }
 void RowGradDx(DType t, const void* x, const void* dy, void* dx, const RowScalars& S, const float* c1,
                const float* c2) {
   ByType(t, [&](auto tag) {
     using T = decltype(tag);
-    RowGradDxT(static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dx), S, c1, c2);
+    const auto* xt = static_cast<const T*>(x);
+    const auto* gt = static_cast<const T*>(dy);
+    if (S.act == Activation::SiLU) RowGradDxT<true>(xt, gt, static_cast<T*>(dx), S, c1, c2);
+    else RowGradDxT<false>(xt, gt, static_cast<T*>(dx), S, c1, c2);
+  });
+}
+void FusedRowBackward(DType t, const void* x, const void* dy, void* dx, const RowScalars& S, const FusedGrad& F,
+                      double* a, double* b) {
+  ByType(t, [&](auto tag) {
+    using T = decltype(tag);
+    const auto* xt = static_cast<const T*>(x);
+    const auto* gt = static_cast<const T*>(dy);
+    if (S.act == Activation::SiLU) FusedRowBackwardT<true>(xt, gt, static_cast<T*>(dx), S, F, a, b);
+    else FusedRowBackwardT<false>(xt, gt, static_cast<T*>(dx), S, F, a, b);
   });
 }
 void ColGradSums(DType t, const void* x, const void* dy, const ColVectors& V, double* a, double* b) {
   ByType(t, [&](auto tag) {
     using T = decltype(tag);
-    ColGradSumsT(static_cast<const T*>(x), static_cast<const T*>(dy), V, a, b);
+    const auto* xt = static_cast<const T*>(x);
+    const auto* gt = static_cast<const T*>(dy);
+    if (V.act == Activation::SiLU) ColGradSumsT<true>(xt, gt, V, a, b);
+    else ColGradSumsT<false>(xt, gt, V, a, b);
+  });
+}
+void ColGradDxFolded(DType t, const void* x, const void* dy, void* dx, const ColLayout& L, const float* p,
+                     const float* q, const float* o) {
+  ByType(t, [&](auto tag) {
+    using T = decltype(tag);
+    ColGradDxFoldedT(static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dx), L, p, q, o);
   });
 }
 void ColGradDx(DType t, const void* x, const void* dy, void* dx, const ColVectors& V, const float* c1,
@@ -834,8 +973,10 @@ HWY_EXPORT(FusedForward);
 HWY_EXPORT(ColGroupSums);
 HWY_EXPORT(RowGradSums);
 HWY_EXPORT(RowGradDx);
+HWY_EXPORT(FusedRowBackward);
 HWY_EXPORT(ColGradSums);
 HWY_EXPORT(ColGradDx);
+HWY_EXPORT(ColGradDxFolded);
 HWY_EXPORT(RowStatsBackward);
 HWY_EXPORT(ColStatsBackward);
 
@@ -863,6 +1004,10 @@ void row_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const Row
                  const float* c2) {
   HWY_DYNAMIC_DISPATCH(RowGradDx)(dtype, x, dy, dx, s, c1, c2);
 }
+void fused_row_backward(DType dtype, const void* x, const void* dy, void* dx, const RowScalars& s,
+                        const FusedGrad& f, double* sum_du, double* sum_dux) {
+  HWY_DYNAMIC_DISPATCH(FusedRowBackward)(dtype, x, dy, dx, s, f, sum_du, sum_dux);
+}
 void col_grad_sums(DType dtype, const void* x, const void* dy, const ColVectors& v, double* out_du,
                    double* out_dux) {
   HWY_DYNAMIC_DISPATCH(ColGradSums)(dtype, x, dy, v, out_du, out_dux);
@@ -870,6 +1015,10 @@ void col_grad_sums(DType dtype, const void* x, const void* dy, const ColVectors&
 void col_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const ColVectors& v, const float* c1,
                  const float* c2) {
   HWY_DYNAMIC_DISPATCH(ColGradDx)(dtype, x, dy, dx, v, c1, c2);
+}
+void col_grad_dx_folded(DType dtype, const void* x, const void* dy, void* dx, const ColLayout& layout,
+                        const float* p, const float* q, const float* o) {
+  HWY_DYNAMIC_DISPATCH(ColGradDxFolded)(dtype, x, dy, dx, layout, p, q, o);
 }
 void row_stats_backward(DType dtype, const void* x, const void* dy, void* dx, const RowStatsGrad& g,
                         double* out_du, double* out_dux, float* scratch) {

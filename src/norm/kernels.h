@@ -154,6 +154,18 @@ void row_grad_sums(DType dtype, const void* x, const void* dy, const RowScalars&
 void row_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const RowScalars& s, const float* c1,
                  const float* c2);
 
+/// row_grad_sums, the per-statistic coefficients and row_grad_dx span by span, for
+/// statistics owning `rows_per_stat` consecutive rows (channels-first Group statistics),
+/// while the span of x and dy is in cache: c1 = center·Σk·Σdu/count,
+/// c2 = Σk·Σdu·x̂/count over the statistic's rows in order (both 0 when the statistics
+/// are constants). sum_du/sum_dux receive the per-row sums, as row_grad_sums.
+struct FusedGrad {
+  int64_t rows_per_stat = 1;
+  bool center = true, stats_constant = false;
+};
+void fused_row_backward(DType dtype, const void* x, const void* dy, void* dx, const RowScalars& s,
+                        const FusedGrad& f, double* sum_du, double* sum_dux);
+
 /// Blocks of rows × width with per-block column vectors m, r, k, q (vec[block·width + c])
 /// and c1, c2 for dx: column sums of du and du·x̂ per (block, row chunk):
 /// out_du/out_dux[(b·chunks + j)·width + c].
@@ -166,6 +178,11 @@ void col_grad_sums(DType dtype, const void* x, const void* dy, const ColVectors&
                    double* out_dux);
 void col_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const ColVectors& v, const float* c1,
                  const float* c2);
+/// col_grad_dx without activation where every statistic is foldable: dx = p·dy + q·x + o
+/// with per-column vectors [block·width + c] p = r·k, q = −r²·c2, o = r²·c2·(m + m_lo) − r·c1
+/// (r = rstd; computed in double by the engine).
+void col_grad_dx_folded(DType dtype, const void* x, const void* dy, void* dx, const ColLayout& layout,
+                        const float* p, const float* q, const float* o);
 
 /// Position statistics in channels-last rows (LayerNorm, RMSNorm, PixelNorm-NHWC): rows of
 /// `width` with per-row m, r and per-block vectors k, q (vec_stride 0 = shared). One pass:
