@@ -466,7 +466,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
       const int64_t blocks = G.rows / G.rows_per_block, cpb = G.chunks_per_block();
       double* part_du = want_params ? arena.allocate_array<double>(size_t(blocks * cpb * C)) : nullptr;
       double* part_dux = want_params ? arena.allocate_array<double>(size_t(blocks * cpb * C)) : nullptr;
-      float* scratch = arena.allocate_array<float>(size_t(max_threads() * 3 * C));
+      float* scratch = arena.allocate_array<float>(size_t(max_threads() * 6 * C));
       row_stats_backward(io.dtype, io.x, io.dy, io.dx, G, part_du, part_dux, scratch);
       if (want_params) {
         std::vector<double> A(size_t(blocks * C), 0.0), B(size_t(blocks * C), 0.0);

@@ -732,54 +732,87 @@ void ColGradDxT(const T* x, const T* dy, T* dx, const ColVectors& V, const float
   }
 }
 
-template <class T>
-void RowStatsBackwardT(const T* x, const T* dy, T* dx, const RowStatsGrad& G, double* out_du, double* out_dux,
-                       float* scratch) {
+// R consecutive rows [row0, row0 + R) of a RowStatsGrad: pass 1 reduces each row's
+// g1 = Σk·du, g2 = Σk·du·x̂ and adds the R rows' du, du·x̂ to the column sums (one load
+// and store of col_du/col_dux per R rows); pass 2 writes dx. With SiLU, du is kept in
+// du_buf (R rows) for pass 2; without, du = dy is reloaded.
+template <int R, bool kSilu, class T>
+HWY_INLINE void RowStatsBackwardRows(const T* x, const T* dy, T* dx, const RowStatsGrad& G, int64_t row0,
+                                     const float* kv, const float* qv, float* du_buf, float* col_du,
+                                     float* col_dux) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
   const int64_t W = G.width;
-  const bool silu = G.act == Activation::SiLU;
+  VF m[R], mlo[R], r[R], g1[R], g2[R];
+  for (int i = 0; i < R; ++i) {
+    m[i] = hn::Set(d, G.m[row0 + i]);
+    mlo[i] = hn::Set(d, G.mlo[row0 + i]);
+    r[i] = hn::Set(d, G.r[row0 + i]);
+    g1[i] = hn::Zero(d);
+    g2[i] = hn::Zero(d);
+  }
+  const bool cols = col_du != nullptr;
+  for (int64_t c = 0; c < W; c += N) {
+    const int64_t w = std::min(N, W - c);
+    const VF k = LoadVecPart(kv + c, w);
+    const VF q = kSilu ? LoadVecPart(qv + c, w) : hn::Zero(d);
+    VF cs1 = hn::Zero(d), cs2 = hn::Zero(d);
+    for (int i = 0; i < R; ++i) {
+      const int64_t o = (row0 + i) * W + c;
+      const VF xh = Normalized(LoadPart(x + o, w), m[i], mlo[i], r[i]);
+      const VF du = GradIn(LoadPart(dy + o, w), xh, k, q, kSilu);  // 0 past w
+      if constexpr (kSilu) StorePart(du, du_buf + i * W + c, w);
+      const VF kdu = hn::Mul(k, du);
+      g1[i] = hn::Add(g1[i], kdu);
+      g2[i] = hn::MulAdd(kdu, xh, g2[i]);
+      cs1 = hn::Add(cs1, du);
+      cs2 = hn::MulAdd(du, xh, cs2);
+    }
+    if (cols) {
+      StorePart(hn::Add(LoadVecPart(col_du + c, w), cs1), col_du + c, w);
+      StorePart(hn::Add(LoadVecPart(col_dux + c, w), cs2), col_dux + c, w);
+    }
+  }
+  const float inv_w = 1.0f / float(W);
+  VF c1[R], c2[R];
+  for (int i = 0; i < R; ++i) {
+    c1[i] = G.center ? hn::Set(d, float(SumLanes(g1[i])) * inv_w) : hn::Zero(d);
+    c2[i] = hn::Set(d, float(SumLanes(g2[i])) * inv_w);
+  }
+  for (int i = 0; i < R; ++i) {
+    const int64_t o = (row0 + i) * W;
+    for (int64_t c = 0; c < W; c += N) {
+      const int64_t w = std::min(N, W - c);
+      const VF xh = Normalized(LoadPart(x + o + c, w), m[i], mlo[i], r[i]);
+      const VF du = kSilu ? LoadVecPart(du_buf + i * W + c, w) : LoadPart(dy + o + c, w);
+      const VF kdu = hn::Mul(LoadVecPart(kv + c, w), du);
+      StorePart(hn::Mul(r[i], hn::NegMulAdd(xh, c2[i], hn::Sub(kdu, c1[i]))), dx + o + c, w);
+    }
+  }
+}
+
+template <bool kSilu, class T>
+void RowStatsBackwardT(const T* x, const T* dy, T* dx, const RowStatsGrad& G, double* out_du, double* out_dux,
+                       float* scratch) {
+  constexpr int kRows = 4;
+  const int64_t W = G.width;
   const int64_t cpb = G.chunks_per_block();
   const int64_t blocks = G.rows / G.rows_per_block;
-  const float inv_w = 1.0f / float(W);
 #pragma omp parallel for schedule(static)
   for (int64_t item = 0; item < blocks * cpb; ++item) {
     const int64_t b = item / cpb, j = item % cpb;
     const int64_t r0 = b * G.rows_per_block + j * G.chunk_rows;
     const int64_t r1 = std::min(b * G.rows_per_block + G.rows_per_block, r0 + G.chunk_rows);
-    float* du_buf = scratch + int64_t(omp_get_thread_num()) * 3 * W;
-    float* col_du = du_buf + W;
-    float* col_dux = col_du + W;
-    std::fill(col_du, col_du + 2 * W, 0.0f);
+    float* du_buf = scratch + int64_t(omp_get_thread_num()) * (kRows + 2) * W;
+    float* col_du = out_du ? du_buf + kRows * W : nullptr;
+    float* col_dux = out_du ? col_du + W : nullptr;
+    if (out_du) std::fill(col_du, col_du + 2 * W, 0.0f);
     const float* kv = G.k + b * G.vec_stride;
     const float* qv = G.q + b * G.vec_stride;
-    for (int64_t row = r0; row < r1; ++row) {
-      const VF m = hn::Set(d, G.m[row]), mlo = hn::Set(d, G.mlo[row]), r = hn::Set(d, G.r[row]);
-      const int64_t o = row * W;
-      VF g1 = hn::Zero(d), g2 = hn::Zero(d);
-      for (int64_t c = 0; c < W; c += N) {
-        const int64_t w = std::min(N, W - c);
-        const VF k = LoadVecPart(kv + c, w);
-        const VF xh = Normalized(LoadPart(x + o + c, w), m, mlo, r);
-        const VF du = GradIn(LoadPart(dy + o + c, w), xh, k, LoadVecPart(qv + c, w), silu);
-        StorePart(du, du_buf + c, w);
-        const VF kdu = hn::Mul(k, du);
-        g1 = hn::Add(g1, kdu);
-        g2 = hn::MulAdd(kdu, xh, g2);
-        if (out_du) {
-          StorePart(hn::Add(LoadVecPart(col_du + c, w), du), col_du + c, w);
-          StorePart(hn::MulAdd(du, xh, LoadVecPart(col_dux + c, w)), col_dux + c, w);
-        }
-      }
-      const VF c1 = G.center ? hn::Set(d, float(SumLanes(g1)) * inv_w) : hn::Zero(d);
-      const VF c2 = hn::Set(d, float(SumLanes(g2)) * inv_w);
-      for (int64_t c = 0; c < W; c += N) {
-        const int64_t w = std::min(N, W - c);
-        const VF xh = Normalized(LoadPart(x + o + c, w), m, mlo, r);
-        const VF kdu = hn::Mul(LoadVecPart(kv + c, w), LoadVecPart(du_buf + c, w));
-        StorePart(hn::Mul(r, hn::NegMulAdd(xh, c2, hn::Sub(kdu, c1))), dx + o + c, w);
-      }
-    }
+    int64_t row = r0;
+    for (; row + kRows <= r1; row += kRows)
+      RowStatsBackwardRows<kRows, kSilu>(x, dy, dx, G, row, kv, qv, du_buf, col_du, col_dux);
+    for (; row < r1; ++row) RowStatsBackwardRows<1, kSilu>(x, dy, dx, G, row, kv, qv, du_buf, col_du, col_dux);
     if (out_du) {
       for (int64_t c = 0; c < W; ++c) {
         out_du[item * W + c] = col_du[c];
@@ -948,7 +981,10 @@ void RowStatsBackward(DType t, const void* x, const void* dy, void* dx, const Ro
                       double* b, float* scratch) {
   ByType(t, [&](auto tag) {
     using T = decltype(tag);
-    RowStatsBackwardT(static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dx), G, a, b, scratch);
+    const auto* xt = static_cast<const T*>(x);
+    const auto* gt = static_cast<const T*>(dy);
+    if (G.act == Activation::SiLU) RowStatsBackwardT<true>(xt, gt, static_cast<T*>(dx), G, a, b, scratch);
+    else RowStatsBackwardT<false>(xt, gt, static_cast<T*>(dx), G, a, b, scratch);
   });
 }
 void ColStatsBackward(DType t, const void* x, const void* dy, void* dx, const ColStatsGrad& G, double* a,

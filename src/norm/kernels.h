@@ -188,7 +188,7 @@ void col_grad_dx_folded(DType dtype, const void* x, const void* dy, void* dx, co
 /// `width` with per-row m, r and per-block vectors k, q (vec_stride 0 = shared). One pass:
 /// row sums g1 = Σk·du, g2 = Σk·du·x̂, dx = r·(k·du − center·g1/W − x̂·g2/W); column sums of du and du·x̂ per (block, chunk of
 /// chunk_rows rows within the block) into out_du/out_dux (when non-null),
-/// [(b·chunks + j)·width + c]. `scratch`: 3·width floats per thread.
+/// [(b·chunks + j)·width + c]. `scratch`: 6·width floats per thread.
 struct RowStatsGrad {
   int64_t rows = 0, width = 0, rows_per_block = 1, vec_stride = 0, chunk_rows = 1;
   const float *m = nullptr, *mlo = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;
