@@ -201,7 +201,19 @@ void compute_moments(const NormSpec& spec, DType dtype, const void* x, Moments* 
       return column_groups({N, S, C, group_chunk_rows, 0}, G);
     }
     case Reduce::Channel:
-      if (!inner) return runs({C, S, N, C * S, S});
+      if (!inner) {  // rows (n, c) in memory order, merged per channel over n in order
+        const RunLayout L{N * C, S, 1, 0, S};
+        const int64_t pps = L.pieces_per_stat();
+        Moments* pieces = arena.allocate_array<Moments>(size_t(L.stats * pps));
+        run_moments(dtype, x, L, spec.center, pieces);
+        for (int64_t c = 0; c < C; ++c) {
+          Moments m;
+          for (int64_t n = 0; n < N; ++n)
+            for (int64_t p = 0; p < pps; ++p) merge_into(m, pieces[(n * C + c) * pps + p]);
+          stats[c] = m;
+        }
+        return;
+      }
       return column_groups({1, N * S, C, group_chunk_rows, 0}, C);
     case Reduce::Position:
       if (inner) return runs({N * S, C, 1, 0, C});

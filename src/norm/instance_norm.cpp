@@ -37,22 +37,22 @@ void instance_norm_forward(const NormShape& shape, const InstanceNormOptions& op
     norm_apply(spec, out, arena);
     return;
   }
+  if (!(options.training && running.tracked())) return norm_forward(spec, out, arena);
+  // Training with tracked running statistics: they are updated from the moments.
+  const double m = shape.s;
+  DN_CHECK(m > 1, "instance_norm: training with running statistics needs more than 1 value per instance, got S={}",
+           shape.s);
   Moments* stats = arena.allocate_array<Moments>(size_t(N * C));
   compute_moments(spec, io.dtype, io.x, stats, arena);
-  if (options.training && running.tracked()) {
-    const double m = shape.s;
-    DN_CHECK(m > 1, "instance_norm: training with running statistics needs more than 1 value per instance, got S={}",
-             shape.s);
-    const double f = options.momentum;
-    for (int64_t c = 0; c < C; ++c) {
-      double mean = 0, var = 0;
-      for (int64_t n = 0; n < N; ++n) {
-        mean += stats[n * C + c].mean;
-        var += stats[n * C + c].m2 / (m - 1);
-      }
-      running.mean[c] = float((1 - f) * running.mean[c] + f * mean / double(N));
-      running.var[c] = float((1 - f) * running.var[c] + f * var / double(N));
+  const double f = options.momentum;
+  for (int64_t c = 0; c < C; ++c) {
+    double mean = 0, var = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      mean += stats[n * C + c].mean;
+      var += stats[n * C + c].m2 / (m - 1);
     }
+    running.mean[c] = float((1 - f) * running.mean[c] + f * mean / double(N));
+    running.var[c] = float((1 - f) * running.var[c] + f * var / double(N));
   }
   forward_with_moments(spec, out, stats, arena);
 }

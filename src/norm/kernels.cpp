@@ -310,6 +310,8 @@ void ColGroupSumsT(const T* x, const ColLayout& L, int64_t groups, float* shift,
         const int64_t f1 = std::min(r1, f0 + kFlushRows);
         int64_t c = 0;
         for (; c + kTile * N <= W; c += kTile * N) ColumnTileSums<kTile, Center>(base, W, f0, f1, c, k, s1, s2);
+        for (; c + 4 * N <= W; c += 4 * N) ColumnTileSums<4, Center>(base, W, f0, f1, c, k, s1, s2);
+        for (; c + 2 * N <= W; c += 2 * N) ColumnTileSums<2, Center>(base, W, f0, f1, c, k, s1, s2);
         for (; c + N <= W; c += N) ColumnTileSums<1, Center>(base, W, f0, f1, c, k, s1, s2);
         for (; c < W; ++c)  // columns past the last full vector
           for (int64_t r = f0; r < f1; ++r) {
@@ -505,7 +507,7 @@ inline VF GradIn(VF dy, VF xh, VF k, VF q, bool silu) {
 // accumulators per sum over ≤ kFlush elements, then double.
 template <bool kSilu, class T>
 HWY_INLINE void RowGradSumsOne(const T* xr, const T* gr, int64_t width, VF m, VF mlo, VF r, VF k, VF q, double& s1,
-                               double& s2) {
+                               double& s2, float* du_out = nullptr) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
   s1 = 0;
@@ -518,6 +520,10 @@ HWY_INLINE void RowGradSumsOne(const T* xr, const T* gr, int64_t width, VF m, VF
       const VF xh1 = Normalized(LoadF32(d, xr + i + N), m, mlo, r);
       const VF du0 = GradIn(LoadF32(d, gr + i), xh0, k, q, kSilu);
       const VF du1 = GradIn(LoadF32(d, gr + i + N), xh1, k, q, kSilu);
+      if (du_out) {
+        hn::StoreU(du0, d, du_out + i);
+        hn::StoreU(du1, d, du_out + i + N);
+      }
       a1 = hn::Add(a1, du0);
       b1 = hn::Add(b1, du1);
       a2 = hn::MulAdd(du0, xh0, a2);
@@ -528,6 +534,7 @@ HWY_INLINE void RowGradSumsOne(const T* xr, const T* gr, int64_t width, VF m, VF
       const VF xh = Normalized(LoadPart(xr + i, w), m, mlo, r);
       // Lanes past w load dy = 0, so du = 0 there.
       const VF du = GradIn(LoadPart(gr + i, w), xh, k, q, kSilu);
+      if (du_out) StorePart(du, du_out + i, w);
       a1 = hn::Add(a1, du);
       a2 = hn::MulAdd(du, xh, a2);
     }
@@ -536,16 +543,17 @@ HWY_INLINE void RowGradSumsOne(const T* xr, const T* gr, int64_t width, VF m, VF
   }
 }
 
-// dx = r·(k·du − c1 − x̂·c2) over [i0, i1) of one row.
+// dx = r·(k·du − c1 − x̂·c2) over [i0, i1) of one row; du from `du_in` where given (it
+// may be `out` itself), else from dy.
 template <bool kSilu, class T>
 HWY_INLINE void RowGradDxSpan(const T* xr, const T* gr, T* out, int64_t i0, int64_t i1, VF m, VF mlo, VF r, VF k,
-                              VF q, VF c1, VF c2) {
+                              VF q, VF c1, VF c2, const float* du_in = nullptr) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
   for (int64_t i = i0; i < i1; i += N) {
     const int64_t w = std::min(N, i1 - i);
     const VF xh = Normalized(LoadPart(xr + i, w), m, mlo, r);
-    const VF du = GradIn(LoadPart(gr + i, w), xh, k, q, kSilu);
+    const VF du = du_in ? LoadPart(du_in + i, w) : GradIn(LoadPart(gr + i, w), xh, k, q, kSilu);
     const VF g = hn::NegMulAdd(xh, c2, hn::Sub(hn::Mul(k, du), c1));
     StorePart(hn::Mul(r, g), out + i, w);
   }
@@ -578,7 +586,9 @@ void RowGradDxT(const T* x, const T* dy, T* dx, const RowScalars& S, const float
 }
 
 // Span by span: the rows' sums, the statistic's c1 = center·Σk·A/count, c2 = Σk·B/count
-// (summed in row order, as the engine's group_coefficients), then dx.
+// (summed in row order, as the engine's group_coefficients), then dx. With SiLU and fp32
+// storage, du (fp32, as recomputed) waits in dx between the passes instead of a second
+// SiLU'.
 template <bool kSilu, class T>
 void FusedRowBackwardT(const T* x, const T* dy, T* dx, const RowScalars& S, const FusedGrad& F, double* sum_du,
                        double* sum_dux) {
@@ -589,10 +599,14 @@ void FusedRowBackwardT(const T* x, const T* dy, T* dx, const RowScalars& S, cons
   for (int64_t k = 0; k < stats; ++k) {
     const int64_t r0 = k * F.rows_per_stat, r1 = r0 + F.rows_per_stat;
     double t1 = 0, t2 = 0;
+    constexpr bool kKeepDu = kSilu && std::is_same_v<T, float>;
+    const bool keep = kKeepDu && static_cast<const void*>(dx) != static_cast<const void*>(x);  // x is read again
     for (int64_t row = r0; row < r1; ++row) {
+      float* du_keep = nullptr;
+      if constexpr (kKeepDu) du_keep = keep ? dx + row * S.width : nullptr;
       RowGradSumsOne<kSilu>(x + row * S.width, dy + row * S.width, S.width, hn::Set(d, S.m[row]),
                             hn::Set(d, S.mlo[row]), hn::Set(d, S.r[row]), hn::Set(d, S.k[row]),
-                            hn::Set(d, S.q[row]), sum_du[row], sum_dux[row]);
+                            hn::Set(d, S.q[row]), sum_du[row], sum_dux[row], du_keep);
       t1 += double(S.k[row]) * sum_du[row];
       t2 += double(S.k[row]) * sum_dux[row];
     }
@@ -600,8 +614,10 @@ void FusedRowBackwardT(const T* x, const T* dy, T* dx, const RowScalars& S, cons
     const VF c2 = hn::Set(d, F.stats_constant ? 0.0f : float(t2 / count));
     for (int64_t row = r0; row < r1; ++row) {
       const int64_t o = row * S.width;
+      const float* du_kept = nullptr;
+      if constexpr (kKeepDu) du_kept = keep ? dx + o : nullptr;
       RowGradDxSpan<kSilu>(x + o, dy + o, dx + o, 0, S.width, hn::Set(d, S.m[row]), hn::Set(d, S.mlo[row]),
-                           hn::Set(d, S.r[row]), hn::Set(d, S.k[row]), hn::Set(d, S.q[row]), c1, c2);
+                           hn::Set(d, S.r[row]), hn::Set(d, S.k[row]), hn::Set(d, S.q[row]), c1, c2, du_kept);
     }
   }
 }
@@ -663,6 +679,7 @@ void ColGradSumsT(const T* x, const T* dy, const ColVectors& P, double* out_du, 
       const int64_t f1 = std::min(r1, f0 + kFlushRows);
       int64_t c = 0;
       for (; c + kTile * N <= W; c += kTile * N) ColGradTileSums<kTile, kSilu>(xb, gb, W, f0, f1, c, P, vo, s1, s2);
+      for (; c + 2 * N <= W; c += 2 * N) ColGradTileSums<2, kSilu>(xb, gb, W, f0, f1, c, P, vo, s1, s2);
       for (; c + N <= W; c += N) ColGradTileSums<1, kSilu>(xb, gb, W, f0, f1, c, P, vo, s1, s2);
       if (c < W) {  // a partial last vector
         const int64_t w = W - c;
