@@ -8,6 +8,7 @@
 #include "cli/command.h"
 #include "diffnorm/error.h"
 #include "diffnorm/threads.h"
+#include "ops/compute_precision.h"
 
 namespace diffnorm::cli {
 
@@ -26,6 +27,11 @@ int main(int argc, char** argv) {
   int threads = 0;
   app.add_option("--threads", threads, "Threads for diffnorm and oneDNN (default: physical cores)")
       ->check(CLI::NonNegativeNumber);
+  std::string precision = "fp32";
+  app.add_option("--precision", precision,
+                 "Arithmetic of convolutions and matrix products: fp32 (the reference's) or bf16 (bf16 inputs "
+                 "and weights, fp32 accumulation: about twice as fast with AVX512-BF16, half the weight memory)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
 
   auto& registry = cli::command_registry();
   std::sort(registry.begin(), registry.end(), [](auto& a, auto& b) { return a.name < b.name; });
@@ -43,6 +49,7 @@ int main(int argc, char** argv) {
   }
   try {
     set_num_threads(threads);
+    ops::set_compute_precision(ops::parse_compute_precision(precision));
     if (action) action();
   } catch (const diffnorm::Error& e) {
     std::fprintf(stderr, "diffnorm: error: %s\n", e.what());

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "ops/compute_precision.h"
 #include "ops/dnnl_context.h"
 #include "ops/tensor_checks.h"
 
@@ -24,7 +25,7 @@ dnnl::memory copy_to_memory(const Tensor& t, const dnnl::memory::desc& desc) {
 }  // namespace
 
 Conv2d::Conv2d(const Tensor& weight, const Tensor& bias, Conv2dOptions options)
-    : options_(options), mutex_(std::make_unique<std::mutex>()) {
+    : options_(options), compute_type_(dnnl_compute_type()), mutex_(std::make_unique<std::mutex>()) {
   check_f32_contiguous(weight, "weight", "Conv2d");
   DN_CHECK(weight.dim() == 4, "Conv2d: weight must be [O, I, kH, kW], got {}", weight.describe());
   out_channels_ = weight.size(0);
@@ -87,9 +88,9 @@ const Conv2d::Plan& Conv2d::plan_for(int64_t n, int64_t h, int64_t w, bool accum
 
   const Shape out = output_shape({n, h, w, in_channels_});
   // oneDNN describes tensors by logical NCHW dims; format_tag::nhwc gives the channels-last layout.
-  const dnnl::memory::desc src_desc({n, in_channels_, h, w}, dt::f32, tag::nhwc);
+  const dnnl::memory::desc src_desc({n, in_channels_, h, w}, compute_type_, tag::nhwc);
   const dnnl::memory::desc dst_desc({n, out_channels_, out[1], out[2]}, dt::f32, tag::nhwc);
-  const dnnl::memory::desc weights_any({out_channels_, in_channels_, kernel_h_, kernel_w_}, dt::f32, tag::any);
+  const dnnl::memory::desc weights_any({out_channels_, in_channels_, kernel_h_, kernel_w_}, compute_type_, tag::any);
   const dnnl::memory::dims strides = {options_.stride, options_.stride};
   const dnnl::memory::dims pad_l = {options_.pad_top, options_.pad_left};
   const dnnl::memory::dims pad_r = {options_.pad_bottom, options_.pad_right};
@@ -98,7 +99,7 @@ const Conv2d::Plan& Conv2d::plan_for(int64_t n, int64_t h, int64_t w, bool accum
                                         src_desc, weights_any, bias_.get_desc(), dst_desc, strides, pad_l, pad_r)
       : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
                                         src_desc, weights_any, dst_desc, strides, pad_l, pad_r);
-  const dnnl::convolution_forward::primitive_desc pd(desc, accumulate_attr(accumulate), dnnl_engine());
+  const auto pd = checked_primitive_desc<dnnl::convolution_forward::primitive_desc>(desc, accumulate, "Conv2d");
   Plan plan{dnnl::convolution_forward(pd), src_desc, dst_desc, weights_in(pd.weights_desc())};
   return plans_.emplace(key, std::move(plan)).first->second;
 }
@@ -116,8 +117,9 @@ void Conv2d::forward(const Tensor& src, Tensor& dst, bool accumulate) const {
   const dnnl::memory weights = weights_[plan.weights_index];  // a handle copy: weights_ may grow
   lock.unlock();
 
-  execute_weighted(plan.primitive, plan.src_desc, src.raw(), weights, has_bias_ ? &bias_ : nullptr, plan.dst_desc,
-                   dst.raw());
+  const Tensor rounded = compute_type_ == dt::bf16 ? to_bf16(src) : Tensor();
+  execute_weighted(plan.primitive, plan.src_desc, rounded.defined() ? rounded.raw() : src.raw(), weights,
+                   has_bias_ ? &bias_ : nullptr, plan.dst_desc, dst.raw());
 }
 
 Tensor Conv2d::forward(const Tensor& src) const {

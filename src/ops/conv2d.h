@@ -7,6 +7,8 @@
 // PyTorch layout [O, I, kH, kW]; the Conv2d reorders them into the format oneDNN prefers
 // and keeps only that copy. One oneDNN primitive is created per input shape and reused.
 // With `accumulate`, dst += conv(src) + bias (oneDNN post-op sum: a fused residual add).
+// The arithmetic is the compute_precision() at construction (ops/compute_precision.h):
+// with BF16 the weights are kept in bf16 and src is rounded to bf16 per call; dst stays f32.
 #pragma once
 
 #include <cstdint>
@@ -66,6 +68,7 @@ class Conv2d {
 
   int64_t in_channels_ = 0, out_channels_ = 0, kernel_h_ = 0, kernel_w_ = 0;
   Conv2dOptions options_;
+  dnnl::memory::data_type compute_type_;  // of src and weights (dst and bias are f32)
   bool has_bias_ = false;
   dnnl::memory bias_;
   // The weights in every format a plan has asked for (usually exactly one).

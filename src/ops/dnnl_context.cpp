@@ -2,6 +2,9 @@
 
 #include <unordered_map>
 
+#include "core/check.h"
+#include "ops/compute_precision.h"
+
 static_assert(DNNL_CPU_RUNTIME == DNNL_RUNTIME_OMP,
               "diffnorm shares one OpenMP thread setting with oneDNN; this oneDNN is not built on OpenMP");
 
@@ -26,6 +29,16 @@ dnnl::primitive_attr accumulate_attr(bool accumulate) {
     attr.set_post_ops(ops);
   }
   return attr;
+}
+
+dnnl::memory::data_type dnnl_compute_type() {
+  return compute_precision() == ComputePrecision::BF16 ? dnnl::memory::data_type::bf16
+                                                        : dnnl::memory::data_type::f32;
+}
+
+void throw_unsupported(const char* op, const char* why) {
+  fail("{}: oneDNN has no {} implementation on this CPU ({}){}", op, to_string(compute_precision()), why,
+       compute_precision() == ComputePrecision::BF16 ? "; use --precision fp32" : "");
 }
 
 void execute_weighted(const dnnl::primitive& primitive, const dnnl::memory::desc& src_desc, const void* src,

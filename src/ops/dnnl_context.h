@@ -14,6 +14,22 @@ dnnl::stream& dnnl_stream();
 /// Attributes of a weighted primitive; `accumulate` adds a sum post-op (dst += result).
 dnnl::primitive_attr accumulate_attr(bool accumulate);
 
+/// The oneDNN data type of compute_precision() (ops/compute_precision.h).
+dnnl::memory::data_type dnnl_compute_type();
+
+[[noreturn]] void throw_unsupported(const char* op, const char* why);
+
+/// The primitive descriptor of a weighted op, or an Error saying which op and precision
+/// this CPU's oneDNN cannot do (bf16 needs AVX-512).
+template <class PrimitiveDesc, class OpDesc>
+PrimitiveDesc checked_primitive_desc(const OpDesc& desc, bool accumulate, const char* op) {
+  try {
+    return PrimitiveDesc(desc, accumulate_attr(accumulate), dnnl_engine());
+  } catch (const dnnl::error& e) {
+    throw_unsupported(op, e.what());
+  }
+}
+
 /// Runs a weighted primitive (convolution, matmul) on caller buffers described by its
 /// plan's src/dst descriptors, with prepared weights and an optional bias (null: none),
 /// and waits for it.

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "ops/compute_precision.h"
 #include "ops/dnnl_context.h"
 #include "ops/tensor_checks.h"
 
@@ -11,7 +12,8 @@ namespace diffnorm::ops {
 using dt = dnnl::memory::data_type;
 using tag = dnnl::memory::format_tag;
 
-Linear::Linear(const Tensor& weight, const Tensor& bias) : mutex_(std::make_unique<std::mutex>()) {
+Linear::Linear(const Tensor& weight, const Tensor& bias)
+    : compute_type_(dnnl_compute_type()), mutex_(std::make_unique<std::mutex>()) {
   check_f32_contiguous(weight, "weight", "Linear");
   DN_CHECK(weight.dim() == 2 && weight.numel() > 0, "Linear: weight must be a non-empty [out, in], got {}",
            weight.describe());
@@ -62,12 +64,12 @@ std::size_t Linear::weights_in(const dnnl::memory::desc& desc) const {
 const Linear::Plan& Linear::plan_for(int64_t rows, bool accumulate) const {
   const auto key = std::make_pair(rows, accumulate);
   if (auto it = plans_.find(key); it != plans_.end()) return it->second;
-  const dnnl::memory::desc src_desc({rows, in_features_}, dt::f32, tag::ab);
+  const dnnl::memory::desc src_desc({rows, in_features_}, compute_type_, tag::ab);
   const dnnl::memory::desc dst_desc({rows, out_features_}, dt::f32, tag::ab);
-  const dnnl::memory::desc weights_any({in_features_, out_features_}, dt::f32, tag::any);
+  const dnnl::memory::desc weights_any({in_features_, out_features_}, compute_type_, tag::any);
   const auto desc = has_bias_ ? dnnl::matmul::desc(src_desc, weights_any, bias_.get_desc(), dst_desc)
                               : dnnl::matmul::desc(src_desc, weights_any, dst_desc);
-  const dnnl::matmul::primitive_desc pd(desc, accumulate_attr(accumulate), dnnl_engine());
+  const auto pd = checked_primitive_desc<dnnl::matmul::primitive_desc>(desc, accumulate, "Linear");
   Plan plan{dnnl::matmul(pd), src_desc, dst_desc, weights_in(pd.weights_desc())};
   return plans_.emplace(key, std::move(plan)).first->second;
 }
@@ -86,8 +88,9 @@ void Linear::forward(const Tensor& x, Tensor& y, bool accumulate) const {
   const dnnl::memory weights = weights_[plan.weights_index];  // a handle copy: weights_ may grow
   lock.unlock();
 
-  execute_weighted(plan.primitive, plan.src_desc, x.raw(), weights, has_bias_ ? &bias_ : nullptr, plan.dst_desc,
-                   y.raw());
+  const Tensor rounded = compute_type_ == dt::bf16 ? to_bf16(x) : Tensor();
+  execute_weighted(plan.primitive, plan.src_desc, rounded.defined() ? rounded.raw() : x.raw(), weights,
+                   has_bias_ ? &bias_ : nullptr, plan.dst_desc, y.raw());
 }
 
 Tensor Linear::forward(const Tensor& x) const {

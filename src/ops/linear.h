@@ -5,7 +5,8 @@
 // x [..., in] and y [..., out] are contiguous f32. W arrives once in PyTorch layout
 // [out, in]; the Linear reorders it into the format oneDNN prefers and keeps only that.
 // One primitive per row count is created and reused. With `accumulate`,
-// y += x W^T + b (oneDNN post-op sum: a fused residual add).
+// y += x W^T + b (oneDNN post-op sum: a fused residual add). The arithmetic is the
+// compute_precision() at construction, as for Conv2d.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +50,7 @@ class Linear {
   std::size_t weights_in(const dnnl::memory::desc& desc) const;
 
   int64_t in_features_ = 0, out_features_ = 0;
+  dnnl::memory::data_type compute_type_;  // of x and W (y and the bias are f32)
   bool has_bias_ = false;
   dnnl::memory bias_;  // [1, out]
   // W^T as [in, out] in every format a plan has asked for (usually exactly one).
