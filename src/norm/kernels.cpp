@@ -1,8 +1,8 @@
 // SIMD kernels of the normalization engines (Highway dynamic dispatch, OpenMP threads).
 // Storage types f32/f16/bf16 are widened on load and rounded once on store
-// (core/simd-inl.h). Sums are fp32 lanes over short blocks (≤ 1024 elements or ≤ 128
-// rows), folded into double; centred statistics use shifted sums Σ(x − K), Σ(x − K)²
-// with K a value of the block, so no E[x²] − E[x]² cancellation occurs.
+// (core/simd-inl.h). Sums are fp32 lanes over short blocks (≤ 32 values per lane
+// accumulator), folded into double; centred statistics use shifted sums Σ(x − K),
+// Σ(x − K)² with K near the block's mean, so no E[x²] − E[x]² cancellation occurs.
 #include <omp.h>
 
 #include <algorithm>
@@ -29,7 +29,12 @@ using diffnorm::HWY_NAMESPACE::StoreF32;
 using diffnorm::HWY_NAMESPACE::StoreF32N;
 using VF = hn::Vec<DF>;
 
-constexpr int64_t kFlush = 1024;  // elements summed in fp32 lanes before folding into double
+// Contiguous sums use two fp32 accumulators of Lanes lanes, folded into double every
+// kFlushPerLane values per lane: the fp32 error stays ~√32·2⁻²⁴ on every target (with
+// a fixed element count, the 1-lane SCALAR target summed 512 values per lane: 2.2e-6
+// errors in GroupNorm's backward).
+constexpr int64_t kFlushPerLane = 32;
+inline int64_t FlushElements() { return 2 * kFlushPerLane * int64_t(hn::Lanes(DF())); }
 
 template <class T>
 inline float ToF32(T v) {
@@ -124,7 +129,7 @@ void SegmentSums(const T* p, int64_t len, float shift, double& s1, double& s2) {
   const VF k = hn::Set(d, shift);
   int64_t i = 0;
   while (i < len) {
-    const int64_t end = std::min(len, i + kFlush);
+    const int64_t end = std::min(len, i + FlushElements());
     VF a1 = hn::Zero(d), b1 = hn::Zero(d), a2 = hn::Zero(d), b2 = hn::Zero(d);
     for (; i + 2 * N <= end; i += 2 * N) {
       const VF v0 = hn::Sub(LoadF32(d, p + i), k);
@@ -147,6 +152,17 @@ void SegmentSums(const T* p, int64_t len, float shift, double& s1, double& s2) {
   }
 }
 
+// The shift K of a piece's shifted sums: the mean of its first ≤ Lanes values (p[0, len)
+// contiguous). Σ(x − K)² − (Σ(x − K))²/n loses a factor 1 + ((μ − K)/σ)² of the fp32
+// sums' accuracy; a single value as K can be 3σ off (a factor 10: 1.5e-6 errors in
+// rstd), the mean of 16 values is within ~σ/4.
+template <class T>
+inline float PieceShift(const T* p, int64_t len) {
+  const DF d;
+  const int64_t n = std::min<int64_t>(len, int64_t(hn::Lanes(d)));
+  return float(SumLanes(LoadPart(p, n)) / double(n));
+}
+
 template <bool Center, class T>
 void RunMomentsT(const T* x, const RunLayout& L, Moments* out) {
   const int64_t pps = L.pieces_per_stat();
@@ -157,8 +173,10 @@ void RunMomentsT(const T* x, const RunLayout& L, Moments* out) {
     const int64_t k = item / pps, p = item % pps;
     const int64_t i0 = p * kPiece, i1 = std::min(total, i0 + kPiece);
     const T* base = x + k * L.stat_stride;
+    const int64_t off0 = i0 % L.run_len;
     const float shift =
-        Center ? ToF32(base[(i0 / L.run_len) * L.run_stride + i0 % L.run_len]) : 0.0f;
+        Center ? PieceShift(base + (i0 / L.run_len) * L.run_stride + off0, std::min(L.run_len - off0, i1 - i0))
+               : 0.0f;
     double s1 = 0, s2 = 0;
     for (int64_t i = i0; i < i1;) {
       const int64_t r = i / L.run_len, off = i % L.run_len;
@@ -177,7 +195,7 @@ Moments ContiguousMoments(const T* p, int64_t len) {
   Moments m;
   for (int64_t i0 = 0; i0 < len; i0 += kPiece) {
     const int64_t n = std::min(kPiece, len - i0);
-    const float shift = Center ? ToF32(p[i0]) : 0.0f;
+    const float shift = Center ? PieceShift(p + i0, n) : 0.0f;
     double s1 = 0, s2 = 0;
     SegmentSums<Center>(p + i0, n, shift, s1, s2);
     merge_into(m, shifted_moments(Center, double(n), shift, s1, s2));
@@ -504,7 +522,7 @@ inline VF GradIn(VF dy, VF xh, VF k, VF q, bool silu) {
 }
 
 // Σdu and Σdu·x̂ over one row of `width` with scalars m, m_lo, r, k, q: two fp32 lane
-// accumulators per sum over ≤ kFlush elements, then double.
+// accumulators per sum over ≤ FlushElements(), then double.
 template <bool kSilu, class T>
 HWY_INLINE void RowGradSumsOne(const T* xr, const T* gr, int64_t width, VF m, VF mlo, VF r, VF k, VF q, double& s1,
                                double& s2, float* du_out = nullptr) {
@@ -513,7 +531,7 @@ HWY_INLINE void RowGradSumsOne(const T* xr, const T* gr, int64_t width, VF m, VF
   s1 = 0;
   s2 = 0;
   for (int64_t i = 0; i < width;) {
-    const int64_t end = std::min(width, i + kFlush);
+    const int64_t end = std::min(width, i + FlushElements());
     VF a1 = hn::Zero(d), a2 = hn::Zero(d), b1 = hn::Zero(d), b2 = hn::Zero(d);
     for (; i + 2 * N <= end; i += 2 * N) {
       const VF xh0 = Normalized(LoadF32(d, xr + i), m, mlo, r);

@@ -61,7 +61,8 @@ struct RunLayout {
   int64_t stats = 0, stat_stride = 0, runs = 1, run_stride = 0, run_len = 0;
   int64_t pieces_per_stat() const { return (runs * run_len + kPiece - 1) / kPiece; }
 };
-/// Moments of each piece (≤ kPiece elements in run order) of each statistic:
+/// Moments of each piece (≤ kPiece elements in run order, shifted sums with K = the mean
+/// of the piece's first ≤ Lanes values) of each statistic:
 /// out[k·pieces_per_stat + p].
 void run_moments(DType dtype, const void* x, const RunLayout& layout, bool center, Moments* out);
 
