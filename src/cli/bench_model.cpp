@@ -21,6 +21,7 @@
 
 #include "cli/bench_command.h"
 #include "core/check.h"
+#include "diffnorm/buffer_pool.h"
 #include "diffnorm/threads.h"
 #include "models/autoencoder_kl.h"
 #include "models/clip_text_model.h"
@@ -76,6 +77,7 @@ struct Measured {
   double build_s = 0;
   std::vector<double> run_s;
   std::vector<double> cpu_s;  // process CPU time of each run (all threads)
+  uint64_t fresh_buffers = 0;  // tensor buffers the timed runs took from the system, not the pool
   uint64_t peak_bytes = 0;
 };
 
@@ -94,6 +96,7 @@ double process_cpu_seconds() {
 // Times `run` (after `warmup` discarded calls) and records the process's peak memory.
 void time_runs(const ModelBenchArgs& args, Measured& m, const std::function<void()>& run) {
   for (int i = 0; i < args.warmup; ++i) run();
+  const uint64_t misses_before = buffer_pool_stats().misses;
   for (int i = 0; i < args.runs; ++i) {
     const auto start = std::chrono::steady_clock::now();
     const double cpu_start = process_cpu_seconds();
@@ -103,6 +106,7 @@ void time_runs(const ModelBenchArgs& args, Measured& m, const std::function<void
     if (!args.json) fmt::print(stderr, "  run {}/{}: {:.3f} s (cpu {:.3f} s)\n", i + 1, args.runs, m.run_s.back(), m.cpu_s.back());
   }
   m.peak_bytes = peak_resident_bytes();
+  m.fresh_buffers = buffer_pool_stats().misses - misses_before;
 }
 
 Measured bench_unet(const ModelBenchArgs& args, int width, int height) {
@@ -186,12 +190,12 @@ void report(const ModelBenchArgs& args, const std::vector<Measured>& results) {
       fmt::print("{{\"model\": \"{}\", \"config\": \"{}\", \"input\": \"{}\", \"threads\": {}, \"build_s\": {:.3f}, "
                  "\"best_s\": {:.4f}, \"mean_s\": {:.4f}, \"best_cpu_s\": {:.4f}, \"runs\": {}, \"peak_gib\": {:.3f}}}\n",
                  m.what, args.config_dir, m.shape, num_threads(), m.build_s, best, sum / double(m.run_s.size()),
-                 best_cpu, m.run_s.size(), gib);
+                 best_cpu, m.run_s.size(), gib, m.fresh_buffers);
     } else {
       fmt::print("{:<15} {:<20} {} threads: best {:.3f} s, mean {:.3f} s over {} runs (cpu {:.3f} s; build {:.1f} s), "
-                 "peak memory {:.2f} GiB\n",
+                 "peak memory {:.2f} GiB, {} fresh buffers\n",
                  m.what, m.shape, num_threads(), best, sum / double(m.run_s.size()), m.run_s.size(), best_cpu, m.build_s,
-                 gib);
+                 gib, m.fresh_buffers);
     }
   }
 }

@@ -1,9 +1,10 @@
 #include "diffnorm/buffer_pool.h"
 
 #include <bit>
+#include <deque>
 #include <map>
+#include <utility>
 #include <mutex>
-#include <vector>
 
 #include "diffnorm/arena.h"
 
@@ -19,30 +20,32 @@ std::size_t size_class(std::size_t bytes) {
 
 class BufferPool {
  public:
-  void* allocate(std::size_t bytes) {
+  // Returns the buffer and the size class it belongs to (which pool_free must be given back).
+  std::pair<void*, std::size_t> allocate(std::size_t bytes) {
     const std::size_t cls = size_class(bytes);
     {
       std::lock_guard lock(mutex_);
-      auto it = free_.find(cls);
-      if (it != free_.end() && !it->second.empty()) {
-        void* p = it->second.back();
+      // The smallest cached class that fits, up to twice the request: memory already held
+      // (and faulted in) serves better than fresh pages.
+      for (auto it = free_.lower_bound(cls); it != free_.end() && it->first <= 2 * cls; ++it) {
+        if (it->second.empty()) continue;
+        void* p = it->second.back().memory;  // the most recently freed: likely still in cache
         it->second.pop_back();
-        stats_.cached_bytes -= cls;
-        note_in_use(cls);
+        stats_.cached_bytes -= it->first;
+        note_in_use(it->first);
         ++stats_.hits;
-        return p;
+        return {p, it->first};
       }
       evict_to_fit(cls);
       note_in_use(cls);
       ++stats_.misses;
     }
-    return aligned_alloc64(cls);
+    return {aligned_alloc64(cls), cls};
   }
 
-  void free(void* p, std::size_t bytes) {
-    const std::size_t cls = size_class(bytes);
+  void free(void* p, std::size_t cls) {
     std::lock_guard lock(mutex_);
-    free_[cls].push_back(p);
+    free_[cls].push_back({p, ++clock_});
     stats_.in_use_bytes -= cls;
     stats_.cached_bytes += cls;
   }
@@ -55,7 +58,7 @@ class BufferPool {
   void release() {
     std::lock_guard lock(mutex_);
     for (auto& [cls, list] : free_)
-      for (void* p : list) aligned_free(p);
+      for (const Cached& c : list) aligned_free(c.memory);
     free_.clear();
     stats_.cached_bytes = 0;
   }
@@ -66,23 +69,28 @@ class BufferPool {
     stats_.high_water_bytes = std::max(stats_.high_water_bytes, stats_.in_use_bytes);
   }
 
-  // Evicts cached buffers, largest first, until in-use + cached + `cls` is within the
-  // high-water mark (or as high as the new in-use total, when that sets a new mark).
+  // Evicts the longest-cached buffers until in-use + cached + `cls` is within
+  // kBufferPoolSlack × the high-water mark (or × the new in-use total, when that is higher).
   void evict_to_fit(std::size_t cls) {
-    const std::size_t limit = std::max(stats_.high_water_bytes, stats_.in_use_bytes + cls);
-    for (auto it = free_.rbegin(); it != free_.rend() && stats_.in_use_bytes + stats_.cached_bytes + cls > limit;) {
-      auto& list = it->second;
-      while (!list.empty() && stats_.in_use_bytes + stats_.cached_bytes + cls > limit) {
-        aligned_free(list.back());
-        list.pop_back();
-        stats_.cached_bytes -= it->first;
-      }
-      ++it;
+    const double limit = kBufferPoolSlack * double(std::max(stats_.high_water_bytes, stats_.in_use_bytes + cls));
+    while (stats_.cached_bytes > 0 && double(stats_.in_use_bytes + stats_.cached_bytes + cls) > limit) {
+      auto oldest = free_.end();
+      for (auto it = free_.begin(); it != free_.end(); ++it)
+        if (!it->second.empty() && (oldest == free_.end() || it->second.front().freed < oldest->second.front().freed))
+          oldest = it;
+      aligned_free(oldest->second.front().memory);
+      oldest->second.pop_front();
+      stats_.cached_bytes -= oldest->first;
     }
   }
 
+  struct Cached {
+    void* memory;
+    uint64_t freed;  // clock_ when it was freed
+  };
   std::mutex mutex_;
-  std::map<std::size_t, std::vector<void*>> free_;  // size class -> cached buffers
+  std::map<std::size_t, std::deque<Cached>> free_;  // size class -> cached buffers, oldest first
+  uint64_t clock_ = 0;
   BufferPoolStats stats_;
 };
 
@@ -94,15 +102,17 @@ BufferPool& pool() {
 
 }  // namespace
 
-void* pool_allocate(std::size_t bytes) {
-  return bytes < kMinPooledBytes ? aligned_alloc64(bytes) : pool().allocate(bytes);
+PooledBuffer pool_allocate(std::size_t bytes) {
+  if (bytes < kMinPooledBytes) return {aligned_alloc64(bytes), bytes};
+  const auto [p, cls] = pool().allocate(bytes);
+  return {p, cls};
 }
 
-void pool_free(void* p, std::size_t bytes) {
-  if (bytes < kMinPooledBytes) {
-    aligned_free(p);
+void pool_free(const PooledBuffer& buffer) {
+  if (buffer.capacity < kMinPooledBytes) {
+    aligned_free(buffer.memory);
   } else {
-    pool().free(p, bytes);
+    pool().free(buffer.memory, buffer.capacity);
   }
 }
 

@@ -37,8 +37,9 @@ Tensor Tensor::empty(Shape shape, DType dtype) {
   check_shape(shape);
   Tensor t;
   const std::size_t bytes = std::size_t(shape_numel(shape)) * dtype_size(dtype);
-  void* p = pool_allocate(bytes);
-  t.owner_ = std::shared_ptr<void>(p, [bytes](void* q) { pool_free(q, bytes); });
+  const PooledBuffer buffer = pool_allocate(bytes);
+  void* p = buffer.memory;
+  t.owner_ = std::shared_ptr<void>(p, [buffer](void*) { pool_free(buffer); });
   t.data_ = p;
   t.strides_ = contiguous_strides(shape);
   t.shape_ = std::move(shape);
