@@ -4,6 +4,10 @@
 //     [--steps N] [--cfg-scale S] [--sampler NAME] [--scheduler karras] [-s SEED]
 //     [-W W -H H | --aspect 16:9] [--batch-count K] [-i INIT --strength X] -o OUT.png
 // Without -m a built-in SD1.5-structured model with random weights runs (default_model.h).
+// Single files carry no scheduler config: --prediction-type v_prediction (SD2.x 768-v) and
+// --timestep-spacing, or --config-dir with the model's diffusers folder, say what it is;
+// --family overrides the family detected from the keys. The init image (PNG or JPEG) is
+// resized to the requested size with Lanczos, as A1111's "Just resize" and diffusers do.
 // LoRAs: --lora FILE:WEIGHT (repeatable) and <lora:NAME:WEIGHT> tags in the prompt (NAME.safetensors
 // in --lora-dir; the tag is removed from the text, A1111-style) are merged into the base model's
 // weights at load time (not the refiner's). The PNG parameters keep the tags, get one appended
@@ -19,6 +23,7 @@
 
 #include "cli/command.h"
 #include "core/check.h"
+#include "io/image_file.h"
 #include "io/png.h"
 #include "pipeline/aspect_buckets.h"
 #include "pipeline/default_model.h"
@@ -35,7 +40,8 @@ namespace {
 namespace fs = std::filesystem;
 
 struct GenerateArgs {
-  std::string model, refiner, config_dir, output = "output.png", init_image, aspect, scheduler = "default";
+  std::string model, refiner, config_dir, refiner_config_dir, family, output = "output.png", init_image, aspect,
+      scheduler = "default", prediction_type, timestep_spacing;
   std::vector<std::string> loras;  // --lora FILE:WEIGHT
   std::string lora_dir;            // where <lora:NAME:WEIGHT> finds NAME.safetensors
   std::optional<std::string> negative, prompt_2;
@@ -105,9 +111,32 @@ GenerationParameters parameters_of(const GenerationRequest& r, const GenerationR
   return p;
 }
 
+// The choices that need no model, checked before a possibly long load.
+void resolve_request_options(GenerateArgs& a) {
+  GenerationRequest& r = a.request;
+  if (!a.aspect.empty()) {
+    DN_CHECK(r.width == 0 && r.height == 0, "give either --aspect or -W/-H, not both");
+    const ImageSize s = nearest_sdxl_bucket(parse_aspect(a.aspect));
+    r.width = s.width, r.height = s.height;
+  }
+  if (r.width || r.height) check_image_size(r.width ? r.width : 8, r.height ? r.height : 8, 8);
+  DN_CHECK(a.scheduler == "default" || a.scheduler == "karras",
+           "unknown --scheduler '{}' (valid: default, karras)", a.scheduler);
+  r.karras = a.scheduler == "karras";
+  if (!a.prediction_type.empty()) r.prediction_type = parse_prediction_type(a.prediction_type);
+  if (!a.timestep_spacing.empty()) r.timestep_spacing = parse_timestep_spacing(a.timestep_spacing);
+  DN_CHECK(a.batch_count >= 1, "--batch-count must be at least 1, got {}", a.batch_count);
+  if (!a.init_image.empty()) r.init_image = rgb_tensor(read_image(a.init_image));
+}
+
 void run_generate(GenerateArgs a) {
   using Clock = std::chrono::steady_clock;
   GenerationRequest& r = a.request;
+  resolve_request_options(a);
+  SingleFileChoice base_choice{a.config_dir, std::nullopt};
+  if (!a.family.empty()) base_choice.family = parse_checkpoint_family(a.family);
+  DN_CHECK(!a.model.empty() || (a.config_dir.empty() && a.family.empty()),
+           "--config-dir and --family describe the -m MODEL file: give -m");
   auto t0 = Clock::now();
   const PromptWithoutLoraTags tagged = extract_lora_tags(r.prompt);
   const LoraUses loras = lora_uses(a, r.prompt, tagged.tags);
@@ -120,32 +149,23 @@ void run_generate(GenerateArgs a) {
                "(the image is noise; pass -m MODEL for a real one)\n");
     base = make_default_pipeline();
   } else {
-    base = load_pipeline(a.model, a.config_dir, nn::LoraSet::load(loras.choices));
+    base = load_pipeline(a.model, base_choice, nn::LoraSet::load(loras.choices));
   }
   std::optional<PipelineModels> refiner;
-  if (!a.refiner.empty()) refiner = load_pipeline(a.refiner, a.config_dir);
+  if (!a.refiner.empty()) refiner = load_pipeline(a.refiner, {a.refiner_config_dir, std::nullopt});
   const std::string hash = base.hash_file.empty() ? "" : a1111_short_hash(base.hash_file);
   const double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
   fmt::print(stderr, "loaded {} ({}){}{} in {:.2f} s\n", base.name, to_string(base.kind),
              refiner ? " + refiner " + refiner->name : "",
              loras.choices.empty() ? "" : fmt::format(" with {} LoRA(s) merged", loras.choices.size()), load_s);
 
-  if (!a.aspect.empty()) {
-    DN_CHECK(r.width == 0 && r.height == 0, "give either --aspect or -W/-H, not both");
-    const ImageSize s = nearest_sdxl_bucket(parse_aspect(a.aspect));
-    r.width = s.width, r.height = s.height;
-  }
   r.negative_prompt = a.negative;
   r.prompt_2 = a.prompt_2;
   r.cfg_scale = a.cfg_scale.value_or(base.kind == PipelineKind::SD ? 7.5 : 5.0);
-  DN_CHECK(a.scheduler == "default" || a.scheduler == "karras",
-           "unknown --scheduler '{}' (valid: default, karras)", a.scheduler);
-  r.karras = a.scheduler == "karras";
-  if (!a.init_image.empty()) r.init_image = rgb_tensor(read_png(a.init_image));
-  DN_CHECK(a.batch_count >= 1, "--batch-count must be at least 1, got {}", a.batch_count);
 
   ProgressBar bar;
   GenerationHooks hooks;
+  hooks.on_stage = [&](const std::string&) { bar.restart(); };
   hooks.on_step = [&](const std::string& stage, int step, int steps, double, const Tensor&) {
     bar.update(stage, step + 1, steps);
   };
@@ -154,6 +174,9 @@ void run_generate(GenerateArgs a) {
   for (int i = 0; i < a.batch_count; ++i) {
     r.seed = seed0 + uint64_t(i);
     const GenerationResult res = generate(base, refiner ? &*refiner : nullptr, r, hooks);
+    if (i == 0 && r.init_image.defined() && (r.init_image.size(0) != res.height || r.init_image.size(1) != res.width))
+      fmt::print(stderr, "init image {}x{} resized to {}x{} (Lanczos)\n", r.init_image.size(1), r.init_image.size(0),
+                 res.width, res.height);
     total.text_encoding += res.timings.text_encoding;
     total.sampling += res.timings.sampling;
     total.decoding += res.timings.decoding;
@@ -179,10 +202,21 @@ const RegisterCommand kGenerate{
                       "Diffusers pipeline folder or single-file .safetensors (default: a built-in tiny model with "
                       "random weights)");
        sub.add_option("--config-dir", a->config_dir,
-                      "Single files of unusual proportions: a diffusers folder whose component configs describe them");
+                      "Single-file -m: a diffusers folder whose component configs (and scheduler config, when it has "
+                      "one) describe it");
+       sub.add_option("--family", a->family,
+                      "Single-file -m: sd1, sd2, sdxl-base or sdxl-refiner (default: detected from the keys)");
+       sub.add_option("--prediction-type", a->prediction_type,
+                      "epsilon or v_prediction (SD2.x 768-v single files need v_prediction; default: the model's "
+                      "scheduler config, epsilon for single files)");
+       sub.add_option("--timestep-spacing", a->timestep_spacing,
+                      "leading, trailing or linspace (default: the model's scheduler config, leading for single "
+                      "files)");
        sub.add_option("--lora", a->loras, "LoRA merged into the model, FILE:WEIGHT (repeatable)");
        sub.add_option("--lora-dir", a->lora_dir, "Folder where prompt tags <lora:NAME:WEIGHT> find NAME.safetensors");
-       sub.add_option("--refiner", a->refiner, "SDXL refiner folder: continues the base's latents");
+       sub.add_option("--refiner", a->refiner,
+                      "SDXL refiner (diffusers folder or single file): continues the base's latents");
+       sub.add_option("--refiner-config-dir", a->refiner_config_dir, "As --config-dir, for a single-file --refiner");
        sub.add_option("--refiner-start", r.refiner_start, "Fraction of the schedule the base runs before the refiner")
            ->check(CLI::Range(0.0, 1.0));
        sub.add_option("-p,--prompt", r.prompt, "The prompt (A1111 emphasis syntax, BREAK and <lora:NAME:WEIGHT>)")
@@ -204,7 +238,9 @@ const RegisterCommand kGenerate{
        sub.add_option("-H,--height", r.height, "Image height, a multiple of 8 (default: the model's size)");
        sub.add_option("--aspect", a->aspect, "Aspect ratio W:H: the nearest SDXL training resolution (16:9 -> 1344x768)");
        sub.add_option("--batch-count", a->batch_count, "Images to generate, with seeds s, s+1, ...");
-       sub.add_option("-i,--init-img", a->init_image, "Init image (PNG) for img2img")->check(CLI::ExistingFile);
+       sub.add_option("-i,--init-img", a->init_image,
+                      "Init image (PNG or JPEG) for img2img, resized to -W x -H when it differs (Lanczos)")
+           ->check(CLI::ExistingFile);
        sub.add_option("--strength", r.strength, "img2img strength in (0, 1]")->check(CLI::Range(0.0, 1.0));
        sub.add_option("--clip-skip", r.text.clip_skip, "Use the hidden state N-1 layers before the usual one")
            ->check(CLI::Range(1, 64));

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/check.h"
+#include "io/image_resize.h"
 #include "pipeline/sampler.h"
 #include "pipeline/sampler_loop.h"
 #include "pipeline/sampler_ops.h"
@@ -118,6 +119,12 @@ Tensor encode_init_image(const models::AutoencoderKL& vae, const Tensor& image_u
 
 }  // namespace
 
+void check_image_size(int width, int height, int factor) {
+  DN_CHECK(width > 0 && height > 0 && width % factor == 0 && height % factor == 0,
+           "image size {}x{} is not a multiple of {} (the VAE's latent factor); use e.g. {}x{}", width, height, factor,
+           std::max(factor, width / factor * factor), std::max(factor, height / factor * factor));
+}
+
 std::string resolve_sampler(const PipelineModels& m, const GenerationRequest& r) {
   std::string name = r.sampler.empty() ? m.default_sampler : r.sampler;
   if (name == "euler_a") name = "euler_ancestral";
@@ -142,17 +149,16 @@ GenerationResult generate(const PipelineModels& base, const PipelineModels* refi
   if (img2img) {
     DN_CHECK(r.init_image.dim() == 3 && r.init_image.size(2) == 3 && r.init_image.dtype() == DType::U8,
              "init image must be 8-bit RGB [H, W, 3], got {}", r.init_image.describe());
+    // diffusers' VaeImageProcessor: without a size, the image's own floored to the VAE factor.
     const int ih = int(r.init_image.size(0)), iw = int(r.init_image.size(1));
-    DN_CHECK((height == 0 || height == ih) && (width == 0 || width == iw),
-             "the init image is {}x{} but {}x{} was asked; resize the image or leave out the size", iw, ih, width,
-             height);
-    height = ih, width = iw;
+    if (height == 0) height = ih / f * f;
+    if (width == 0) width = iw / f * f;
+    DN_CHECK(height > 0 && width > 0, "the init image is {}x{}: give -W and -H (multiples of {}) to resize it to", iw,
+             ih, f);
   }
   if (height == 0) height = base.default_size();
   if (width == 0) width = base.default_size();
-  DN_CHECK(width > 0 && height > 0 && width % f == 0 && height % f == 0,
-           "image size {}x{} is not a multiple of {} (the VAE's latent factor); use e.g. {}x{}", width, height, f,
-           std::max(f, width / f * f), std::max(f, height / f * f));
+  check_image_size(width, height, f);
   DN_CHECK(r.steps >= 1, "--steps must be at least 1, got {}", r.steps);
   DN_CHECK(base.kind != PipelineKind::SDXLRefiner || img2img,
            "the SDXL refiner refines an image: give -i INIT --strength X, or use it as --refiner after a base model");
@@ -177,7 +183,9 @@ GenerationResult generate(const PipelineModels& base, const PipelineModels* refi
   TimestepWindow window = full_window(*sampler);
   if (img2img) {
     window = img2img_window(*sampler, r.strength);
-    const Tensor image_latents = encode_init_image(*base.vae, r.init_image, gen);
+    const bool same_size = r.init_image.size(0) == height && r.init_image.size(1) == width;
+    const Tensor image = same_size ? r.init_image : resize_lanczos(r.init_image, width, height);
+    const Tensor image_latents = encode_init_image(*base.vae, image, gen);
     latents = sampler->add_noise(image_latents, gen.randn(shape), window.begin);
   } else {
     latents = initial_latents(*sampler, shape, gen);

@@ -4,7 +4,9 @@
 //      CFG (scale > 1) the UNet runs on the batch [negative, positive]
 //   2. latents: txt2img randn · init_noise_sigma; img2img: VAE posterior sample of the init
 //      image (mean + std · randn) · scaling_factor, noised to the first timestep of the
-//      strength window by a second randn
+//      strength window by a second randn. An init image of another size than the one asked
+//      is resized with Pillow's Lanczos (io/image_resize.h), as diffusers and A1111 do; no
+//      size asked: the image's own, floored to a multiple of 8 (diffusers)
 //   3. the sampler loop; each step out = uncond + scale · (cond - uncond)
 //   4. optionally the SDXL refiner: the base stops at denoising_end = refiner_start, the
 //      refiner continues the same latents from denoising_start (no new noise)
@@ -36,7 +38,7 @@ struct GenerationRequest {
   int width = 0, height = 0;                   // 0: the model's default size
   TextEncodeOptions text;
   SdxlMicroConditioning micro;
-  Tensor init_image;                           // U8 [H, W, 3]: img2img when defined
+  Tensor init_image;                           // U8 [H, W, 3]: img2img when defined (any size)
   double strength = 0.75;                      // img2img
   double refiner_start = 0.8;                  // fraction of the schedule the base runs
   std::optional<uint64_t> refiner_seed;        // refiner generator; default: continue the base's
@@ -66,10 +68,14 @@ struct GenerationResult {
 };
 
 /// Runs a generation on `base` (and `refiner` when given). Errors for sizes that are not a
-/// multiple of the VAE factor (8), an init image of another size, NaN latents (naming the
-/// step), a refiner used as the main model without an init image.
+/// multiple of the VAE factor (8), NaN latents (naming the step), a refiner used as the main
+/// model without an init image.
 GenerationResult generate(const PipelineModels& base, const PipelineModels* refiner, const GenerationRequest& request,
                           const GenerationHooks& hooks = {});
+
+/// Error unless width and height are positive multiples of `factor` (the VAE's 8), with a
+/// suggestion of the nearest smaller size.
+void check_image_size(int width, int height, int factor);
 
 /// The make_sampler name a request runs on `models` (request's sampler or the folder's,
 /// with Karras applied); Error when Karras is asked of a sampler without it.

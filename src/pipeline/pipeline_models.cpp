@@ -103,10 +103,19 @@ PipelineModels load_diffusers_pipeline(const std::string& dir_in, const nn::Lora
   return m;
 }
 
-PipelineModels load_single_file_pipeline(const std::string& path, const std::string& config_dir,
+ModelFamily parse_checkpoint_family(std::string_view name) {
+  if (name == "sd1") return ModelFamily::SD1Checkpoint;
+  if (name == "sd2") return ModelFamily::SD2Checkpoint;
+  if (name == "sdxl-base" || name == "sdxl") return ModelFamily::SDXLBaseCheckpoint;
+  if (name == "sdxl-refiner") return ModelFamily::SDXLRefinerCheckpoint;
+  fail("unknown model family '{}' (valid: sd1, sd2, sdxl-base, sdxl-refiner)", name);
+}
+
+PipelineModels load_single_file_pipeline(const std::string& path, const SingleFileChoice& choice,
                                          const nn::LoraSet& loras) {
   nn::SingleFileOptions options;
-  options.config_dir = config_dir;
+  options.config_dir = choice.config_dir;
+  options.family = choice.family;
   const nn::SingleFileCheckpoint ckpt = nn::SingleFileCheckpoint::open(path, options);
   PipelineModels m;
   m.name = fs::path(path).stem().string();
@@ -144,13 +153,22 @@ PipelineModels load_single_file_pipeline(const std::string& path, const std::str
     w->check_all_used();
   }
   m.default_sampler = "euler";
+  const fs::path scheduler = fs::path(choice.config_dir) / "scheduler" / "scheduler_config.json";
+  if (!choice.config_dir.empty() && fs::is_regular_file(scheduler)) {
+    const nlohmann::json sched = read_json(scheduler);
+    m.scheduler = NoiseScheduleConfig::from_json(sched);
+    m.default_sampler = sampler_for_scheduler_class(sched.value("_class_name", ""), m.scheduler.use_karras_sigmas);
+  }
   return m;
 }
 
-PipelineModels load_pipeline(const std::string& path, const std::string& config_dir, const nn::LoraSet& loras) {
+PipelineModels load_pipeline(const std::string& path, const SingleFileChoice& choice, const nn::LoraSet& loras) {
   DN_CHECK(fs::exists(path), "model {} not found (expected a diffusers folder or a .safetensors checkpoint)", path);
-  return fs::is_directory(path) ? load_diffusers_pipeline(path, loras)
-                                : load_single_file_pipeline(path, config_dir, loras);
+  if (!fs::is_directory(path)) return load_single_file_pipeline(path, choice, loras);
+  DN_CHECK(choice.config_dir.empty() && !choice.family,
+           "{} is a diffusers folder: its own configs decide (a config folder and a family apply to single files)",
+           path);
+  return load_diffusers_pipeline(path, loras);
 }
 
 }  // namespace diffnorm

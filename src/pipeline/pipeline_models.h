@@ -8,10 +8,13 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "models/autoencoder_kl.h"
 #include "models/clip_text_model.h"
+#include "io/model_family.h"
 #include "models/unet_2d_condition_model.h"
 #include "nn/lora_set.h"
 #include "pipeline/clip_tokenizer.h"
@@ -54,17 +57,33 @@ std::string sampler_for_scheduler_class(const std::string& class_name, bool karr
 /// missing file or the unsupported pipeline class.
 PipelineModels load_diffusers_pipeline(const std::string& dir, const nn::LoraSet& loras = nn::LoraSet());
 
+/// How to read a single-file checkpoint, which carries no configs of its own.
+struct SingleFileChoice {
+  /// A diffusers folder describing the file: its <component>/config.json replace the configs
+  /// derived from the tensors (models of other proportions than the published ones), and
+  /// its scheduler/scheduler_config.json, when present, the SD defaults (so that e.g. the
+  /// folder of stabilityai/stable-diffusion-2-1 makes its 768-v single file v-prediction).
+  /// Empty: derived configs and the SD defaults.
+  std::string config_dir;
+  /// Overrides the family detected from the key names.
+  std::optional<ModelFamily> family;
+};
+
+/// The single-file family named by `--family`: sd1, sd2, sdxl-base (or sdxl), sdxl-refiner.
+/// Error listing those for any other name.
+ModelFamily parse_checkpoint_family(std::string_view name);
+
 /// Loads a single-file checkpoint (SD1.x/2.x LDM, SDXL base/refiner SGM; nn/single_file_weights.h).
-/// `config_dir`: a diffusers folder whose component configs describe the file (models of
-/// other proportions than the published ones); empty: configs derived from the tensors.
-/// Single files carry no scheduler: the SD defaults (scaled_linear, leading, epsilon) and
-/// Euler are used; a v-prediction SD2 file needs the prediction type given by the caller.
-/// `loras` as for load_diffusers_pipeline.
-PipelineModels load_single_file_pipeline(const std::string& path, const std::string& config_dir = "",
+/// Without a scheduler config (see SingleFileChoice) the SD defaults (scaled_linear, leading,
+/// epsilon) and Euler are used: the SD2.x 768-v models cannot be told from the 512 epsilon
+/// ones by their keys, so their v-prediction must come from the caller (request's
+/// prediction_type) or from config_dir. `loras` as for load_diffusers_pipeline.
+PipelineModels load_single_file_pipeline(const std::string& path, const SingleFileChoice& choice = {},
                                          const nn::LoraSet& loras = nn::LoraSet());
 
-/// A folder (diffusers) or a .safetensors file (single file).
-PipelineModels load_pipeline(const std::string& path, const std::string& config_dir = "",
+/// A folder (diffusers) or a .safetensors file (single file, read as `choice` says; a
+/// choice given with a folder is an Error, since the folder's own configs decide).
+PipelineModels load_pipeline(const std::string& path, const SingleFileChoice& choice = {},
                              const nn::LoraSet& loras = nn::LoraSet());
 
 /// The networks of a pipeline kind that LoRAs can adapt ("unet", "text_encoder", ...).

@@ -8,6 +8,8 @@ namespace diffnorm {
 
 ProgressBar::ProgressBar() : terminal_(isatty(STDERR_FILENO) != 0), last_(std::chrono::steady_clock::now()) {}
 
+void ProgressBar::restart() { last_ = std::chrono::steady_clock::now(); }
+
 void ProgressBar::update(const std::string& stage, int done, int total) {
   const auto now = std::chrono::steady_clock::now();
   const double step_s = std::chrono::duration<double>(now - last_).count();

@@ -11,6 +11,9 @@ namespace diffnorm {
 class ProgressBar {
  public:
   ProgressBar();
+  /// The clock of the next step starts now (at the start of a stage, so that the first
+  /// step's time does not include the work before it).
+  void restart();
   /// Step `done` of `total` of `stage` finished (1-based `done`).
   void update(const std::string& stage, int done, int total);
 

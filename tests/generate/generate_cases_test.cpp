@@ -164,7 +164,7 @@ TEST(GenerateCases, Sd15VPredictionTrailing) { run_case("sd15_vpred_euler_traili
 TEST(GenerateCases, Sd15OddLatentSize) { run_case("sd15_euler_odd_latent"); }
 // The recorded sd15_img2img_euler run is a txt2img call at 64x64 (diffusers' txt2img
 // pipeline drew the initial noise and ran all 10 steps; see tests/pipeline); it is
-// reproduced as what it recorded. The img2img path itself is checked in img2img_test.cpp.
+// reproduced as what it recorded. The img2img path itself is checked in generate_pieces_test.cpp.
 TEST(GenerateCases, Sd15Img2ImgCaseAsRecorded) { run_case("sd15_img2img_euler"); }
 TEST(GenerateCases, SdxlMicroConditioning) { run_case("sdxl_euler_microcond"); }
 TEST(GenerateCases, SdxlZeroNegative) { run_case("sdxl_euler_zero_negative"); }

@@ -5,9 +5,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "generate_fixtures.h"
+#include "io/image_resize.h"
 #include "io/png.h"
 #include "pipeline/aspect_buckets.h"
 #include "pipeline/default_model.h"
@@ -74,13 +77,41 @@ TEST(GenerateImg2Img, DrawOrderWindowAndInitialLatents) {
   EXPECT_EQ(steps, 10);
 }
 
-TEST(GenerateImg2Img, RejectsAnInitImageOfAnotherSize) {
+// An init image of another size is resized with Lanczos (as Pillow) to the size asked, or
+// without one to its own size floored to a multiple of 8; the generation then equals one
+// from the image resized beforehand.
+TEST(GenerateImg2Img, ResizesTheInitImage) {
   const PipelineModels& m = test::pipeline("sd15-struct");
+  const Tensor picture = test::case_tensors("sd15_img2img_euler").get("image.input_uint8").contiguous();
   GenerationRequest r;
-  r.prompt = "x";
-  r.steps = 2;
-  r.init_image = Tensor::zeros({64, 64, 3}, DType::U8);
-  r.width = 128;
+  r.prompt = "a red fox";
+  r.steps = 4;
+  r.strength = 0.5;
+  r.sampler = "euler";
+  auto initial_latents_of = [&](const GenerationRequest& q) {
+    Tensor got;
+    GenerationHooks hooks;
+    hooks.on_initial_latents = [&](const Tensor& l) { got = l.clone(); };
+    const GenerationResult res = generate(m, nullptr, q, hooks);
+    EXPECT_EQ(res.image.shape(), (Shape{q.height ? q.height : res.height, q.width ? q.width : res.width, 3}));
+    return std::pair{got.to_vector(), res.image.to_vector()};
+  };
+  r.init_image = picture;
+  r.width = 128, r.height = 48;
+  const auto asked = initial_latents_of(r);
+  r.init_image = resize_lanczos(picture, 128, 48);
+  EXPECT_EQ(initial_latents_of(r), asked);
+
+  r.init_image = resize_lanczos(picture, 70, 61);  // no size asked: 64x56
+  r.width = r.height = 0;
+  const GenerationResult own = generate(m, nullptr, r);
+  EXPECT_EQ(own.width, 64);
+  EXPECT_EQ(own.height, 56);
+  const auto floored = initial_latents_of(r);
+  r.init_image = resize_lanczos(resize_lanczos(picture, 70, 61), 64, 56);
+  EXPECT_EQ(initial_latents_of(r), floored);
+
+  r.init_image = Tensor::zeros({5, 7, 3}, DType::U8);  // smaller than one latent pixel
   EXPECT_THROW(generate(m, nullptr, r), Error);
 }
 
@@ -211,7 +242,7 @@ TEST(GenerateSingleFile, MatchesTheDiffusersFolder) {
   for (const std::string name : {"sd15-struct", "sdxl-struct"}) {
     SCOPED_TRACE(name);
     const PipelineModels file = load_pipeline(test::pipelines_dir() + "/single_file/" + name + ".fp16.safetensors",
-                                              test::pipelines_dir() + "/" + name);
+                                              {test::pipelines_dir() + "/" + name, std::nullopt});
     const PipelineModels& folder = test::pipeline(name);
     EXPECT_EQ(file.kind, folder.kind);
     GenerationRequest r;
@@ -222,6 +253,45 @@ TEST(GenerateSingleFile, MatchesTheDiffusersFolder) {
     r.width = r.height = 64;
     EXPECT_EQ(generate(file, nullptr, r).image.to_vector(), generate(folder, nullptr, r).image.to_vector());
   }
+}
+
+// A single file has no scheduler: the SD defaults and Euler, unless --config-dir's folder
+// has a scheduler config, which then decides as it does for the folder itself.
+TEST(GenerateSingleFile, SchedulerFromTheConfigFolder) {
+  const std::string file = test::pipelines_dir() + "/single_file/sd15-struct.fp16.safetensors";
+  const std::string folder = test::pipelines_dir() + "/sd15-struct";
+  // The component configs alone: a folder of links to them, without scheduler/.
+  const std::filesystem::path components =
+      std::filesystem::temp_directory_path() / ("diffnorm_components_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(components);
+  for (const char* c : {"unet", "vae", "text_encoder"})
+    std::filesystem::create_directory_symlink(folder + "/" + c, components / c);
+  const PipelineModels bare = load_single_file_pipeline(file, {components.string(), std::nullopt});
+  std::filesystem::remove_all(components);
+  EXPECT_EQ(bare.default_sampler, "euler");
+  const PipelineModels described = load_single_file_pipeline(file, {folder, std::nullopt});
+  EXPECT_EQ(described.default_sampler, "pndm");  // sd15-struct/scheduler: PNDMScheduler
+  EXPECT_EQ(described.scheduler.set_alpha_to_one, test::pipeline("sd15-struct").scheduler.set_alpha_to_one);
+}
+
+// The family is detected from the keys; naming it works when it is right and is a clear
+// error when it is not (or unknown, or given for a folder).
+TEST(GenerateSingleFile, FamilyOverride) {
+  const std::string dir = test::pipelines_dir();
+  EXPECT_EQ(parse_checkpoint_family("sd2"), ModelFamily::SD2Checkpoint);
+  EXPECT_EQ(parse_checkpoint_family("sdxl"), ModelFamily::SDXLBaseCheckpoint);
+  try {
+    parse_checkpoint_family("sd3");
+    FAIL() << "sd3 accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("sdxl-refiner"), std::string::npos) << e.what();
+  }
+  const std::string refiner_file = dir + "/single_file/sdxl-refiner-struct.fp16.safetensors";
+  const PipelineModels named =
+      load_pipeline(refiner_file, {dir + "/sdxl-refiner-struct", ModelFamily::SDXLRefinerCheckpoint});
+  EXPECT_EQ(named.kind, PipelineKind::SDXLRefiner);
+  EXPECT_THROW(load_pipeline(refiner_file, {dir + "/sdxl-refiner-struct", ModelFamily::SD1Checkpoint}), Error);
+  EXPECT_THROW(load_pipeline(dir + "/sd15-struct", {"", ModelFamily::SD1Checkpoint}), Error);
 }
 
 }  // namespace
