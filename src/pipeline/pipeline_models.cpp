@@ -130,9 +130,15 @@ PipelineModels load_single_file_pipeline(const std::string& path, const SingleFi
   m.force_zeros_for_empty_prompt = m.kind == PipelineKind::SDXLBase;
   loras.check_components(lora_components(m.kind), true);
   // The model constructors check that every tensor and every LoRA patch was used.
+  // Tokenizer: the config folder's own (tokenizer/, tokenizer_2/) when it has one, else the
+  // built-in CLIP vocabulary with the encoder's padding.
   auto text = [&](const std::string& component, std::string_view pad) {
     auto w = ckpt.weights(component);
-    auto slot = std::make_unique<TextEncoderSlot>(TextEncoderSlot{ClipTokenizer(pad), nullptr});
+    const std::string suffix = component == "text_encoder_2" ? "_2" : "";
+    const fs::path own = fs::path(choice.config_dir) / ("tokenizer" + suffix);
+    const bool has_own = !choice.config_dir.empty() && fs::is_regular_file(own / "vocab.json");
+    auto slot = std::make_unique<TextEncoderSlot>(
+        TextEncoderSlot{has_own ? ClipTokenizer::from_directory(own) : ClipTokenizer(pad), nullptr});
     slot->model = std::make_unique<models::CLIPTextModel>(*loras.wrap(*w, component),
                                                           models::CLIPTextConfig::from(ckpt.config(component)));
     return slot;

@@ -60,8 +60,9 @@ PipelineModels load_diffusers_pipeline(const std::string& dir, const nn::LoraSet
 /// How to read a single-file checkpoint, which carries no configs of its own.
 struct SingleFileChoice {
   /// A diffusers folder describing the file: its <component>/config.json replace the configs
-  /// derived from the tensors (models of other proportions than the published ones), and
-  /// its scheduler/scheduler_config.json, when present, the SD defaults (so that e.g. the
+  /// derived from the tensors (models of other proportions than the published ones), its
+  /// tokenizer folders, when present, the built-in vocabulary, and its
+  /// scheduler/scheduler_config.json, when present, the SD defaults (so that e.g. the
   /// folder of stabilityai/stable-diffusion-2-1 makes its 768-v single file v-prediction).
   /// Empty: derived configs and the SD defaults.
   std::string config_dir;

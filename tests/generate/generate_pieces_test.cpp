@@ -255,8 +255,8 @@ TEST(GenerateSingleFile, MatchesTheDiffusersFolder) {
   }
 }
 
-// A single file has no scheduler: the SD defaults and Euler, unless --config-dir's folder
-// has a scheduler config, which then decides as it does for the folder itself.
+// A single file has no scheduler or tokenizer: the SD defaults, Euler and the built-in
+// vocabulary, unless --config-dir's folder has them, which then decide as for the folder.
 TEST(GenerateSingleFile, SchedulerFromTheConfigFolder) {
   const std::string file = test::pipelines_dir() + "/single_file/sd15-struct.fp16.safetensors";
   const std::string folder = test::pipelines_dir() + "/sd15-struct";
@@ -267,8 +267,13 @@ TEST(GenerateSingleFile, SchedulerFromTheConfigFolder) {
   for (const char* c : {"unet", "vae", "text_encoder"})
     std::filesystem::create_directory_symlink(folder + "/" + c, components / c);
   const PipelineModels bare = load_single_file_pipeline(file, {components.string(), std::nullopt});
-  std::filesystem::remove_all(components);
   EXPECT_EQ(bare.default_sampler, "euler");
+  EXPECT_EQ(bare.text_encoder->tokenizer.pad_id(), ClipTokenizer::kOpenAIPadId);  // built-in vocabulary
+  // A tokenizer folder there is used: one padding with "!" (SDXL's tokenizer_2) shows it.
+  std::filesystem::create_directory_symlink(test::pipelines_dir() + "/sdxl-struct/tokenizer_2",
+                                            components / "tokenizer");
+  EXPECT_EQ(load_single_file_pipeline(file, {components.string(), std::nullopt}).text_encoder->tokenizer.pad_id(), 0);
+  std::filesystem::remove_all(components);
   const PipelineModels described = load_single_file_pipeline(file, {folder, std::nullopt});
   EXPECT_EQ(described.default_sampler, "pndm");  // sd15-struct/scheduler: PNDMScheduler
   EXPECT_EQ(described.scheduler.set_alpha_to_one, test::pipeline("sd15-struct").scheduler.set_alpha_to_one);
