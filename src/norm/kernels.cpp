@@ -160,7 +160,7 @@ template <class T>
 inline float PieceShift(const T* p, int64_t len) {
   const DF d;
   const int64_t n = std::min<int64_t>(len, int64_t(hn::Lanes(d)));
-  return float(SumLanes(LoadPart(p, n)) / double(n));
+  return hn::GetLane(hn::SumOfLanes(d, LoadPart(p, n))) / float(n);  // any value near μ will do
 }
 
 template <bool Center, class T>
