@@ -9,6 +9,7 @@
 //   vae-decode    the decoder (with post_quant_conv) from a W/8 × H/8 latent to W×H
 //   text-encoder  every text encoder of the folder on 77 tokens
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <time.h>
 
@@ -27,6 +28,7 @@
 #include "models/clip_text_model.h"
 #include "models/unet_2d_condition_model.h"
 #include "nn/config_reader.h"
+#include "ops/compute_precision.h"
 #include "nn/weight_source.h"
 #include "pipeline/progress_report.h"
 
@@ -187,15 +189,19 @@ void report(const ModelBenchArgs& args, const std::vector<Measured>& results) {
     for (double s : m.cpu_s) best_cpu = std::min(best_cpu, s);
     const double gib = double(m.peak_bytes) / (1024.0 * 1024.0 * 1024.0);
     if (args.json) {
-      fmt::print("{{\"model\": \"{}\", \"config\": \"{}\", \"input\": \"{}\", \"threads\": {}, \"build_s\": {:.3f}, "
-                 "\"best_s\": {:.4f}, \"mean_s\": {:.4f}, \"best_cpu_s\": {:.4f}, \"runs\": {}, \"peak_gib\": {:.3f}}}\n",
-                 m.what, args.config_dir, m.shape, num_threads(), m.build_s, best, sum / double(m.run_s.size()),
-                 best_cpu, m.run_s.size(), gib, m.fresh_buffers);
+      const nlohmann::json line = {{"model", m.what},        {"config", args.config_dir},
+                                   {"input", m.shape},       {"threads", num_threads()},
+                                   {"precision", std::string(ops::to_string(ops::compute_precision()))},
+                                   {"build_s", m.build_s},   {"best_s", best},
+                                   {"mean_s", sum / double(m.run_s.size())},
+                                   {"best_cpu_s", best_cpu}, {"runs", m.run_s.size()},
+                                   {"peak_gib", gib},        {"fresh_buffers", m.fresh_buffers}};
+      fmt::print("{}\n", line.dump());
     } else {
-      fmt::print("{:<15} {:<20} {} threads: best {:.3f} s, mean {:.3f} s over {} runs (cpu {:.3f} s; build {:.1f} s), "
+      fmt::print("{:<15} {:<20} {} threads, {}: best {:.3f} s, mean {:.3f} s over {} runs (cpu {:.3f} s; build {:.1f} s), "
                  "peak memory {:.2f} GiB, {} fresh buffers\n",
-                 m.what, m.shape, num_threads(), best, sum / double(m.run_s.size()), m.run_s.size(), best_cpu, m.build_s,
-                 gib, m.fresh_buffers);
+                 m.what, m.shape, num_threads(), ops::to_string(ops::compute_precision()), best,
+                 sum / double(m.run_s.size()), m.run_s.size(), best_cpu, m.build_s, gib, m.fresh_buffers);
     }
   }
 }
