@@ -1,10 +1,12 @@
 #include "diffnorm/buffer_pool.h"
 
+#include <algorithm>
 #include <bit>
+#include <cstdint>
 #include <deque>
 #include <map>
-#include <utility>
 #include <mutex>
+#include <utility>
 
 #include "diffnorm/arena.h"
 
@@ -40,7 +42,13 @@ class BufferPool {
       note_in_use(cls);
       ++stats_.misses;
     }
-    return {aligned_alloc64(cls), cls};
+    try {
+      return {aligned_alloc64(cls), cls};
+    } catch (...) {  // out of memory: the buffer was never in use
+      std::lock_guard lock(mutex_);
+      stats_.in_use_bytes -= cls;
+      throw;
+    }
   }
 
   void free(void* p, std::size_t cls) {
