@@ -25,6 +25,7 @@
 #include "core/check.h"
 #include "io/image_file.h"
 #include "io/png.h"
+#include "ops/compute_precision.h"
 #include "pipeline/aspect_buckets.h"
 #include "pipeline/default_model.h"
 #include "pipeline/generation_model_hash.h"
@@ -107,6 +108,9 @@ GenerationParameters parameters_of(const GenerationRequest& r, const GenerationR
     add("Refiner switch at", fmt::format("{}", r.refiner_start));
   }
   if (!loras.hashes.empty()) add("Lora hashes", loras.hashes);
+  // Not an A1111 key: the image differs slightly from an fp32 run with the same settings.
+  if (ops::compute_precision() != ops::ComputePrecision::F32)
+    add("Precision", std::string(ops::to_string(ops::compute_precision())));
   add("Version", "diffnorm 0.1.0");
   return p;
 }

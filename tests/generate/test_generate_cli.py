@@ -157,6 +157,20 @@ def check_default_model_options(tmp):
     print("--batch-count, --aspect: ok")
 
 
+def check_bf16_precision(tmp):
+    """--precision bf16 is written into the parameters and moves the image only slightly."""
+    sd15 = os.path.join(PIPES, "sd15-struct")
+    args = ["generate", "-m", sd15, "-p", "a cat", "--steps", "2", "-W", "64", "-H", "64", "-s", "3"]
+    fp32, bf16 = os.path.join(tmp, "fp32.png"), os.path.join(tmp, "bf16.png")
+    run(*args, "-o", fp32)
+    run("--precision", "bf16", *args, "-o", bf16)
+    expect("Precision: bf16" in parameters(bf16), parameters(bf16))
+    expect("Precision" not in parameters(fp32), parameters(fp32))
+    diff = np.abs(pixels(bf16) - pixels(fp32))
+    expect(0 < diff.max() and diff.mean() < 4, f"bf16 vs fp32 image: max {diff.max()}, mean {diff.mean():.2f}")
+    print("--precision bf16: ok")
+
+
 def check_errors(tmp):
     out = os.path.join(tmp, "e.png")
     sd15 = os.path.join(PIPES, "sd15-struct")
@@ -178,6 +192,7 @@ def main():
         check_refiner_single_files(tmp)
         check_img2img_jpeg(tmp)
         check_default_model_options(tmp)
+        check_bf16_precision(tmp)
     print("generate cli: ok")
 
 
