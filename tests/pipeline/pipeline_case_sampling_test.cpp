@@ -11,6 +11,7 @@
 
 #include "diffnorm/safetensors.h"
 #include "fixture_paths.h"
+#include "pipeline/pipeline_models.h"
 #include "pipeline/sampler.h"
 #include "pipeline/sampler_loop.h"
 #include "pipeline/timesteps_window.h"
@@ -31,17 +32,9 @@ int64_t bit_mismatches(const Tensor& a, const Tensor& b) {
   return bad;
 }
 
+// The sampler generate would pick for the case's scheduler class (one mapping, the library's).
 std::string sampler_name_for(const nlohmann::json& scheduler) {
-  const std::string cls = scheduler["class"];
-  const bool karras = scheduler["config"].value("use_karras_sigmas", false);
-  if (cls == "EulerDiscreteScheduler") return karras ? "euler_karras" : "euler";
-  if (cls == "EulerAncestralDiscreteScheduler") return "euler_ancestral";
-  if (cls == "DPMSolverMultistepScheduler") return karras ? "dpmpp_2m_karras" : "dpmpp_2m";
-  if (cls == "DDIMScheduler") return "ddim";
-  if (cls == "PNDMScheduler") return "pndm";
-  if (cls == "HeunDiscreteScheduler") return "heun";
-  if (cls == "LMSDiscreteScheduler") return "lms";
-  throw std::runtime_error("case uses an unmapped scheduler " + cls);
+  return sampler_for_scheduler_class(scheduler["class"], scheduler["config"].value("use_karras_sigmas", false));
 }
 
 void check_stage(const std::string& case_name, const nlohmann::json& c, const std::string& prefix,
