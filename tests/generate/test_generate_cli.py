@@ -11,38 +11,27 @@
 * PNG parameters, plain progress lines (stderr is not a terminal), the timing summary with
   peak memory, --batch-count, --aspect, and the errors for bad sizes / names.
 Usage: test_generate_cli.py DIFFNORM_BINARY SHARED_DIR"""
-import json
 import os
-import struct
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
+import cli_support  # noqa: E402
+from cli_support import read_safetensors  # noqa: E402
+
 BIN, SHARED = sys.argv[1], sys.argv[2]
 PIPES = os.path.join(SHARED, "fixtures", "pipelines")
-DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64, "U8": np.uint8}
 
 
 def fixture_tensor(case, key):
-    path = os.path.join(PIPES, "cases", case, "fixtures.safetensors")
-    with open(path, "rb") as f:
-        data = f.read()
-    n = struct.unpack("<Q", data[:8])[0]
-    info = json.loads(data[8:8 + n])[key]
-    b, e = info["data_offsets"]
-    return np.frombuffer(data[8 + n + b:8 + n + e], dtype=DTYPES[info["dtype"]]).reshape(info["shape"])
+    return read_safetensors(os.path.join(PIPES, "cases", case, "fixtures.safetensors"))[1][key][1]
 
 
 def run(*args, ok=True):
-    p = subprocess.run([BIN, *args], capture_output=True, text=True)
-    if ok and p.returncode != 0:
-        sys.exit(f"FAILED: {' '.join(args)}\n{p.stdout}{p.stderr}")
-    if not ok and p.returncode == 0:
-        sys.exit(f"FAILED (accepted): {' '.join(args)}")
-    return p.stdout + p.stderr
+    return cli_support.run(BIN, *args, ok=ok)
 
 
 def expect(cond, what):
@@ -51,8 +40,7 @@ def expect(cond, what):
 
 
 def expect_error(fragment, *args):
-    out = run(*args, ok=False)
-    expect(fragment in out, f"error of {' '.join(args)} lacks '{fragment}':\n{out}")
+    cli_support.expect_error(BIN, fragment, *args)
 
 
 def pixels(path):

@@ -7,30 +7,17 @@ Usage: test_lora_cli.py DIFFNORM_BINARY SHARED_DIR"""
 import json
 import os
 import struct
-import subprocess
 import sys
 import tempfile
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
+import cli_support  # noqa: E402
+from cli_support import read_safetensors  # noqa: E402
+
 BIN, SHARED = sys.argv[1], sys.argv[2]
 PIPES = os.path.join(SHARED, "fixtures", "pipelines")
-DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
-
-
-def read_st(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    out = {}
-    for k, v in header.items():
-        if k == "__metadata__":
-            continue
-        b, e = v["data_offsets"]
-        out[k] = (v["dtype"], np.frombuffer(data[8 + n + b:8 + n + e], dtype=DTYPES[v["dtype"]]).reshape(v["shape"]))
-    return header, out
-
 
 def write_st(path, tensors):
     header, blobs, off = {}, [], 0
@@ -51,18 +38,11 @@ def kohya(rng, name, out_f, in_f, rank=2, alpha=1.0):
 
 
 def run(*args, ok=True):
-    p = subprocess.run([BIN, *args], capture_output=True, text=True)
-    if ok and p.returncode != 0:
-        sys.exit(f"FAILED: {' '.join(args)}\n{p.stdout}{p.stderr}")
-    if not ok and p.returncode == 0:
-        sys.exit(f"FAILED (accepted): {' '.join(args)}")
-    return p.stdout + p.stderr
+    return cli_support.run(BIN, *args, ok=ok)
 
 
 def expect_error(needle, *args):
-    msg = run(*args, ok=False)
-    if needle not in msg:
-        sys.exit(f"FAILED: error of {' '.join(args)} does not name {needle!r}:\n{msg}")
+    cli_support.expect_error(BIN, needle, *args)
 
 
 def png_text(path):
@@ -95,8 +75,8 @@ def check_merge(tmp, rng):
     out = os.path.join(tmp, "merged.safetensors")
     run("lora", "merge", base, f"{path}:0.7", "-o", out)
 
-    h0, t0 = read_st(base)
-    h1, t1 = read_st(out)
+    h0, t0 = read_safetensors(base)
+    h1, t1 = read_safetensors(out)
     assert [k for k in h0 if k != "__metadata__"] == [k for k in h1 if k != "__metadata__"], "key order changed"
     targets = {
         "model.diffusion_model.input_blocks.4.1.transformer_blocks.0.attn1.to_q.weight":
