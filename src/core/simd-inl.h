@@ -4,7 +4,8 @@
 //
 // Highway 1.0's own f32->bf16 demotion truncates and its f32->f16 fallback (targets
 // without F16C) truncates too, so narrowing is written out here: round to nearest even,
-// overflow to Inf, NaN kept.
+// overflow to Inf, NaN kept. On AVX-512 CPUs with AVX512-BF16 the bf16 rounding is one
+// vcvtneps2bf16 (Highway 1.0 has no target for it).
 #if defined(DIFFNORM_CORE_SIMD_INL_H_) == defined(HWY_TARGET_TOGGLE)
 #ifdef DIFFNORM_CORE_SIMD_INL_H_
 #undef DIFFNORM_CORE_SIMD_INL_H_
@@ -14,6 +15,7 @@
 
 #include <cstring>
 
+#include "core/cpu_features.h"
 #include "diffnorm/dtype.h"
 #include "hwy/highway.h"
 
@@ -47,6 +49,18 @@ HWY_INLINE void StoreF32(D d, hn::Vec<D> v, float* p) {
 }
 template <class D>
 HWY_INLINE void StoreF32(D d, hn::Vec<D> v, bfloat16* p) {
+#if HWY_TARGET <= HWY_AVX3
+  // vcvtneps2bf16 treats denormal inputs as 0, so vectors holding one (vfpclassps
+  // category 0x20) take the integer path below.
+  if constexpr (hn::MaxLanes(d) == 16) {
+    if (HWY_LIKELY(cpu::use_avx512_bf16) && _mm512_fpclass_ps_mask(v.raw, 0x20) == 0) {
+      __m256i packed;
+      asm("vcvtneps2bf16 %1, %0" : "=v"(packed) : "v"(v.raw));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), packed);
+      return;
+    }
+  }
+#endif
   const hn::RebindToUnsigned<D> du;
   const hn::Rebind<uint16_t, D> d16;
   const auto u = hn::BitCast(du, v);

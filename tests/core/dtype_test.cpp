@@ -7,7 +7,9 @@
 #include <random>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "diffnorm/dtype.h"
+#include "hwy/targets.h"
 
 using namespace diffnorm;
 
@@ -91,29 +93,45 @@ TEST(DType, WideningIsExactForEveryPattern) {
   }
 }
 
+// The bulk path on every compiled SIMD target, and on AVX-512 both with vcvtneps2bf16
+// (where the CPU has AVX512-BF16) and with the integer rounding.
 TEST(DType, NarrowingRoundsToNearestEvenScalarAndSimd) {
+  struct Restore {
+    bool native = cpu::use_avx512_bf16;
+    ~Restore() {
+      hwy::SetSupportedTargetsForTest(0);
+      cpu::use_avx512_bf16 = native;
+    }
+  } restore;
   const std::vector<float> xs = probe_values();
-  std::vector<float16> h(xs.size());
-  std::vector<bfloat16> b(xs.size());
-  convert(xs.data(), DType::F32, h.data(), DType::F16, xs.size());
-  convert(xs.data(), DType::F32, b.data(), DType::BF16, xs.size());
   auto widen16 = [](uint16_t p) { return f16_to_f32({p}); };
   auto widenb = [](uint16_t p) { return bf16_to_f32({p}); };
+  std::vector<uint16_t> want_h(xs.size()), want_b(xs.size());
   for (size_t i = 0; i < xs.size(); ++i) {
-    const float x = xs[i];
-    const uint16_t want_h = nearest(x, widen16, false);
-    const uint16_t want_b = nearest(x, widenb, true);
-    const uint16_t got_h = f32_to_f16(x).bits, got_b = f32_to_bf16(x).bits;
-    if (std::isnan(x)) {
-      ASSERT_TRUE(std::isnan(f16_to_f32({got_h})) && std::isnan(f16_to_f32(h[i])));
-      ASSERT_TRUE(std::isnan(bf16_to_f32({got_b})) && std::isnan(bf16_to_f32(b[i])));
-      continue;
-    }
-    ASSERT_EQ(got_h, want_h) << "f16 scalar x=" << x;
-    ASSERT_EQ(h[i].bits, want_h) << "f16 simd x=" << x;
-    ASSERT_EQ(got_b, want_b) << "bf16 scalar x=" << x;
-    ASSERT_EQ(b[i].bits, want_b) << "bf16 simd x=" << x;
+    want_h[i] = nearest(xs[i], widen16, false);
+    want_b[i] = nearest(xs[i], widenb, true);
+    if (std::isnan(xs[i])) continue;
+    ASSERT_EQ(f32_to_f16(xs[i]).bits, want_h[i]) << "f16 scalar x=" << xs[i];
+    ASSERT_EQ(f32_to_bf16(xs[i]).bits, want_b[i]) << "bf16 scalar x=" << xs[i];
   }
+  std::vector<float16> h(xs.size());
+  std::vector<bfloat16> b(xs.size());
+  for (int64_t target : hwy::SupportedAndGeneratedTargets())
+    for (bool native : {false, restore.native}) {
+      SCOPED_TRACE(std::string(hwy::TargetName(target)) + (native ? " vcvtneps2bf16" : ""));
+      hwy::SetSupportedTargetsForTest(target);
+      cpu::use_avx512_bf16 = native;
+      convert(xs.data(), DType::F32, h.data(), DType::F16, xs.size());
+      convert(xs.data(), DType::F32, b.data(), DType::BF16, xs.size());
+      for (size_t i = 0; i < xs.size(); ++i) {
+        if (std::isnan(xs[i])) {
+          ASSERT_TRUE(std::isnan(f16_to_f32(h[i])) && std::isnan(bf16_to_f32(b[i])));
+          continue;
+        }
+        ASSERT_EQ(h[i].bits, want_h[i]) << "f16 simd x=" << xs[i];
+        ASSERT_EQ(b[i].bits, want_b[i]) << "bf16 simd x=" << xs[i];
+      }
+    }
 }
 
 TEST(DType, RoundTripOfEveryPatternThroughF32) {
