@@ -47,6 +47,23 @@ AffineTable make_affine(const NormShape& sh, const float* gamma, const float* be
   return {k, q, mod.active() ? C : 0};
 }
 
+// The affine table with one (k, q) per (n, c) row, also where it is shared over n.
+struct RowAffine {
+  float* k;
+  float* q;
+};
+RowAffine affine_per_row(const NormShape& sh, const AffineTable& aff, Arena& arena) {
+  const int64_t N = sh.n, C = sh.c;
+  float* k = arena.allocate_array<float>(size_t(N * C));
+  float* q = arena.allocate_array<float>(size_t(N * C));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      k[n * C + c] = aff.k[n * aff.stride + c];
+      q[n * C + c] = aff.q[n * aff.stride + c];
+    }
+  return {k, q};
+}
+
 void check_io(const NormSpec& spec, DType dtype, const Modulation& mod) {
   spec.validate();
   DN_CHECK(dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16,
@@ -60,11 +77,41 @@ void check_io(const NormSpec& spec, DType dtype, const Modulation& mod) {
 // fits in a share of the last-level cache and there is a span for every thread.
 constexpr int64_t kFusedSpanBytes = int64_t(4) << 20;
 
+// Channels-first Position statistics go tile by tile (kColChunk positions × all
+// channels) under the same conditions.
+
+bool fused_col_forward_if_fits(const NormSpec& spec, const ForwardIO& io, Arena& arena) {
+  const NormShape& sh = spec.shape;
+  const int64_t N = sh.n, C = sh.c, S = sh.s;
+  const int64_t tiles = N * ((S + kColChunk - 1) / kColChunk);
+  if (C * std::min(S, kColChunk) * int64_t(dtype_size(io.dtype)) > kFusedSpanBytes || tiles < max_threads())
+    return false;
+  const RowAffine rows = affine_per_row(sh, make_affine(sh, io.gamma, io.beta, io.modulation, arena), arena);
+  ApplyLayout L;
+  L.act = io.activation;
+  L.residual = io.residual;
+  L.mode = ApplyMode::ColStats;
+  L.rows = N * C;
+  L.width = S;
+  L.rows_per_block = C;
+  L.row_a = rows.k;
+  L.row_b = rows.q;
+  FusedStats F;
+  F.stats = N * S;
+  F.center = spec.center;
+  F.eps = spec.eps;
+  F.stat_mean = io.mean;
+  F.stat_rstd = io.rstd;
+  fused_col_forward(io.dtype, io.x, io.y, L, F);
+  return true;
+}
+
 bool fused_forward_if_fits(const NormSpec& spec, const ForwardIO& io, Arena& arena) {
   const NormShape& sh = spec.shape;
   const bool inner = channels_innermost(sh);
   const bool group_runs = spec.reduce == Reduce::Group && !inner;
   const bool position_rows = spec.reduce == Reduce::Position && inner;
+  if (spec.reduce == Reduce::Position && !inner) return fused_col_forward_if_fits(spec, io, arena);
   if (!group_runs && !position_rows) return false;
   const int64_t K = spec.stat_count(), span = sh.numel() / K;
   if (span * int64_t(dtype_size(io.dtype)) > kFusedSpanBytes || K < max_threads()) return false;
@@ -79,20 +126,13 @@ bool fused_forward_if_fits(const NormSpec& spec, const ForwardIO& io, Arena& are
   F.stat_mean = io.mean;
   F.stat_rstd = io.rstd;
   if (group_runs) {  // rows (n, c) of S with k, q per row
-    const int64_t N = sh.n, C = sh.c;
-    float* k = arena.allocate_array<float>(size_t(N * C));
-    float* q = arena.allocate_array<float>(size_t(N * C));
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < C; ++c) {
-        k[n * C + c] = aff.k[n * aff.stride + c];
-        q[n * C + c] = aff.q[n * aff.stride + c];
-      }
+    const RowAffine rows = affine_per_row(sh, aff, arena);
     L.mode = ApplyMode::Scalar;
-    L.rows = N * C;
+    L.rows = sh.n * sh.c;
     L.width = sh.s;
-    L.row_b = q;
-    F.row_k = k;
-    F.rows_per_stat = C / spec.groups;
+    L.row_b = rows.q;
+    F.row_k = rows.k;
+    F.rows_per_stat = sh.c / spec.groups;
   } else {  // one row of C per statistic; k, q per sample
     L.mode = ApplyMode::RowStats;
     L.rows = sh.n * sh.s;
@@ -198,7 +238,7 @@ void compute_moments(const NormSpec& spec, DType dtype, const void* x, Moments* 
       if (!inner) return runs({N * G, Cg * S, 1, 0, Cg * S});
       if (G == 1) return runs({N, S * C, 1, 0, S * C});
       if (S == 1) return runs({N * G, Cg, 1, 0, Cg});
-      return column_groups({N, S, C, group_chunk_rows, 0}, G);
+      return column_groups({N, S, C, group_chunk_rows}, G);
     }
     case Reduce::Channel:
       if (!inner) {  // rows (n, c) in memory order, merged per channel over n in order
@@ -214,10 +254,10 @@ void compute_moments(const NormSpec& spec, DType dtype, const void* x, Moments* 
         }
         return;
       }
-      return column_groups({1, N * S, C, group_chunk_rows, 0}, C);
+      return column_groups({1, N * S, C, group_chunk_rows}, C);
     case Reduce::Position:
       if (inner) return runs({N * S, C, 1, 0, C});
-      return columns({N, C, S, std::min<int64_t>(C, 256), 1024}, [&](int64_t b, int64_t s) { return b * S + s; });
+      return columns({N, C, S, kColRows}, [&](int64_t b, int64_t s) { return b * S + s; });
   }
 }
 
@@ -298,13 +338,7 @@ void norm_detail::apply_stats(const NormSpec& spec, const ForwardIO& io, const f
       L.vec_a = aff.k;
       L.vec_b = aff.q;
     } else {  // rows are channels; (m, r) per position vector
-      float* a = arena.allocate_array<float>(size_t(N * C));
-      float* b = arena.allocate_array<float>(size_t(N * C));
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t c = 0; c < C; ++c) {
-          a[n * C + c] = aff.k[n * aff.stride + c];
-          b[n * C + c] = aff.q[n * aff.stride + c];
-        }
+      const RowAffine rows = affine_per_row(sh, aff, arena);
       L.vec_centred = spec.center;
       L.mode = ApplyMode::ColStats;
       L.rows = N * C;
@@ -314,8 +348,8 @@ void norm_detail::apply_stats(const NormSpec& spec, const ForwardIO& io, const f
       L.vec_m = io.mean;
       L.vec_mlo = mean_lo;
       L.vec_r = io.rstd;
-      L.row_a = a;
-      L.row_b = b;
+      L.row_a = rows.k;
+      L.row_b = rows.q;
     }
   } else if (inner) {  // rows of C: per-channel vectors m, a = r·k, b = q per sample
     const bool shared = spec.reduce == Reduce::Channel;  // no per-sample parameters
@@ -559,7 +593,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   const int64_t blocks = shared ? 1 : N;
   ColVectors V;
   // Work items of ≥ 64 rows and ~32K elements: few partial sums to add up.
-  V.layout = {blocks, shared ? N * S : S, C, std::max<int64_t>(64, 32768 / C), 0};
+  V.layout = {blocks, shared ? N * S : S, C, std::max<int64_t>(64, 32768 / C)};
   V.act = io.activation;
   float* m = arena.allocate_array<float>(size_t(blocks * C));
   float* mlo = arena.allocate_array<float>(size_t(blocks * C));

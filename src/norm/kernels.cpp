@@ -203,52 +203,59 @@ Moments ContiguousMoments(const T* p, int64_t len) {
   return m;
 }
 
+// fp32 lane sums cover at most this many rows before they are added into double (as
+// SegmentSums: 32 values per lane).
+constexpr int64_t kFlushRows = 32;
+
+// Merges the moments of columns [c0, c1) (c1 − c0 ≤ kColChunk) over rows [r0, r1) of
+// rows `stride` elements apart into out[c − c0], reading row by row in memory order:
+// Σ(x − K), Σ(x − K)² with K = the column's value in row r0, fp32 over ≤ kFlushRows rows,
+// then double. Every column-statistics path (two-pass and fused) goes through this, in
+// the same row chunks, so they agree bit for bit.
 template <bool Center, class T>
-void ColMomentsT(const T* x, const ColLayout& L, Moments* out) {
+void MergeChunkColumnMoments(const T* base, int64_t stride, int64_t r0, int64_t r1, int64_t c0, int64_t c1,
+                             Moments* out) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
+  HWY_ALIGN float k[kColChunk], a1[kColChunk], a2[kColChunk];
+  double s1[kColChunk] = {}, s2[kColChunk] = {};
+  const int64_t w = c1 - c0;
+  for (int64_t c = 0; c < w; ++c) k[c] = Center ? ToF32(base[r0 * stride + c0 + c]) : 0.0f;
+  for (int64_t f0 = r0; f0 < r1; f0 += kFlushRows) {
+    const int64_t f1 = std::min(r1, f0 + kFlushRows);
+    std::fill(a1, a1 + w, 0.0f);
+    std::fill(a2, a2 + w, 0.0f);
+    for (int64_t r = f0; r < f1; ++r) {
+      const T* row = base + r * stride + c0;
+      for (int64_t c = 0; c < w; c += N) {
+        const int64_t n = std::min(N, w - c);
+        const VF v = hn::Sub(LoadPart(row + c, n), LoadVecPart(k + c, n));
+        if constexpr (Center) StorePart(hn::Add(LoadVecPart(a1 + c, n), v), a1 + c, n);
+        StorePart(hn::MulAdd(v, v, LoadVecPart(a2 + c, n)), a2 + c, n);
+      }
+    }
+    for (int64_t c = 0; c < w; ++c) {
+      s1[c] += Center ? a1[c] : 0.0f;
+      s2[c] += a2[c];
+    }
+  }
+  for (int64_t c = 0; c < w; ++c) merge_into(out[c], shifted_moments(Center, double(r1 - r0), k[c], s1[c], s2[c]));
+}
+
+template <bool Center, class T>
+void ColMomentsT(const T* x, const ColLayout& L, Moments* out) {
   const int64_t chunks = L.chunks();
-  const int64_t col_chunk = L.col_chunk > 0 ? L.col_chunk : L.width;
-  const int64_t col_chunks = (L.width + col_chunk - 1) / col_chunk;
+  const int64_t col_chunks = (L.width + kColChunk - 1) / kColChunk;
   const int64_t items = L.blocks * chunks * col_chunks;
 #pragma omp parallel for schedule(static)
   for (int64_t work = 0; work < items; ++work) {
     const int64_t item = work / col_chunks;  // (block, row chunk)
     const int64_t b = item / chunks, j = item % chunks;
-    const int64_t c0 = (work % col_chunks) * col_chunk, c1 = std::min(L.width, c0 + col_chunk);
+    const int64_t c0 = (work % col_chunks) * kColChunk, c1 = std::min(L.width, c0 + kColChunk);
     const int64_t r0 = j * L.chunk_rows, r1 = std::min(L.rows, r0 + L.chunk_rows);
-    const T* base = x + b * L.rows * L.width;
-    Moments* o = out + item * L.width;
-    const double n = double(r1 - r0);
-    for (int64_t c = c0; c < c1; c += N) {
-      const int64_t w = std::min(N, c1 - c);
-      const VF k = Center ? LoadPart(base + r0 * L.width + c, w) : hn::Zero(d);
-      VF a1 = hn::Zero(d), b1 = hn::Zero(d), a2 = hn::Zero(d), b2 = hn::Zero(d);
-      int64_t r = r0;
-      for (; r + 2 <= r1; r += 2) {
-        const VF v0 = hn::Sub(LoadPart(base + r * L.width + c, w), k);
-        const VF v1 = hn::Sub(LoadPart(base + (r + 1) * L.width + c, w), k);
-        if constexpr (Center) {
-          a1 = hn::Add(a1, v0);
-          b1 = hn::Add(b1, v1);
-        }
-        a2 = hn::MulAdd(v0, v0, a2);
-        b2 = hn::MulAdd(v1, v1, b2);
-      }
-      if (r < r1) {
-        const VF v = hn::Sub(LoadPart(base + r * L.width + c, w), k);
-        if constexpr (Center) a1 = hn::Add(a1, v);
-        a2 = hn::MulAdd(v, v, a2);
-      }
-      HWY_ALIGN float ks[hn::MaxLanes(d)], s1[hn::MaxLanes(d)], s2[hn::MaxLanes(d)];
-      hn::Store(k, d, ks);
-      hn::Store(hn::Add(a1, b1), d, s1);
-      hn::Store(hn::Add(a2, b2), d, s2);
-      for (int64_t l = 0; l < w; ++l) {
-        const double t1 = s1[l], t2 = s2[l];
-        o[c + l] = shifted_moments(Center, n, ks[l], t1, t2);
-      }
-    }
+    Moments* o = out + item * L.width + c0;
+    std::fill(o, o + (c1 - c0), Moments{});
+    MergeChunkColumnMoments<Center>(x + b * L.rows * L.width, L.width, r0, r1, c0, c1, o);
   }
 }
 
@@ -292,9 +299,6 @@ HWY_INLINE void ColumnTileSums(const T* base, int64_t width, int64_t r0, int64_t
   }
 }
 
-// fp32 lane sums cover at most this many rows before they are added into double (as
-// SegmentSums: 32 values per lane).
-constexpr int64_t kFlushRows = 32;
 
 template <bool Center, class T>
 void ColGroupSumsT(const T* x, const ColLayout& L, int64_t groups, float* shift, double* out, double* scratch) {
@@ -509,6 +513,51 @@ void FusedForwardTyped(const void* xv, void* yv, const ApplyLayout& L, const Fus
   else if (silu) run(std::true_type{}, std::false_type{});
   else if (F.center) run(std::false_type{}, std::true_type{});
   else run(std::false_type{}, std::false_type{});
+}
+
+// Channels-first Position statistics tile by tile: kColChunk positions × all channels of
+// a block, read from memory by the moments and again from cache by the apply. Moments as
+// col_moments (chunks of kColRows channels merged in order), so equal to the two-pass
+// path's.
+template <bool kSilu, bool Center, class T>
+void FusedColForwardT(const T* x, T* y, const ApplyLayout& L, const FusedStats& F) {
+  const DF d;
+  const int64_t C = L.rows_per_block, S = L.width, blocks = L.rows / C;
+  const int64_t tiles = (S + kColChunk - 1) / kColChunk;
+  const T* res = static_cast<const T*>(L.residual);
+#pragma omp parallel for schedule(static)
+  for (int64_t item = 0; item < blocks * tiles; ++item) {
+    const int64_t b = item / tiles, s0 = (item % tiles) * kColChunk, s1 = std::min(S, s0 + kColChunk);
+    const T* xb = x + b * C * S;
+    Moments moments[kColChunk];
+    for (int64_t r0 = 0; r0 < C; r0 += kColRows)
+      MergeChunkColumnMoments<Center>(xb, S, r0, std::min(C, r0 + kColRows), s0, s1, moments);
+    // Indexed by absolute position, as ApplySpan reads its vectors.
+    HWY_ALIGN float mean[kColChunk], mlo[kColChunk], rstd[kColChunk];
+    for (int64_t s = 0; s < s1 - s0; ++s) {
+      finish_moments(moments[s], Center, F.eps, mean[s], rstd[s], mlo[s]);
+      F.stat_mean[b * S + s0 + s] = mean[s];
+      F.stat_rstd[b * S + s0 + s] = rstd[s];
+    }
+    for (int64_t row = b * C; row < (b + 1) * C; ++row) {
+      const int64_t ro = row * S;
+      ApplySpan<ApplyMode::ColStats, kSilu>(x + ro, y + ro, res ? res + ro : nullptr, s0, s1, Center, hn::Zero(d),
+                                           hn::Zero(d), hn::Zero(d), hn::Set(d, L.row_a[row]),
+                                           hn::Set(d, L.row_b[row]), mean - s0, mlo - s0, rstd - s0, nullptr,
+                                           nullptr);
+    }
+  }
+}
+
+template <class T>
+void FusedColForwardTyped(const void* xv, void* yv, const ApplyLayout& L, const FusedStats& F) {
+  const T* x = static_cast<const T*>(xv);
+  T* y = static_cast<T*>(yv);
+  const bool silu = L.act == Activation::SiLU;
+  if (silu && F.center) FusedColForwardT<true, true>(x, y, L, F);
+  else if (silu) FusedColForwardT<true, false>(x, y, L, F);
+  else if (F.center) FusedColForwardT<false, true>(x, y, L, F);
+  else FusedColForwardT<false, false>(x, y, L, F);
 }
 
 // ---- backward ----------------------------------------------------------------------------
@@ -952,6 +1001,9 @@ void Apply(DType t, const void* x, void* y, const ApplyLayout& L) {
 void FusedForward(DType t, const void* x, void* y, const ApplyLayout& L, const FusedStats& F) {
   ByType(t, [&](auto tag) { FusedForwardTyped<decltype(tag)>(x, y, L, F); });
 }
+void FusedColForward(DType t, const void* x, void* y, const ApplyLayout& L, const FusedStats& F) {
+  ByType(t, [&](auto tag) { FusedColForwardTyped<decltype(tag)>(x, y, L, F); });
+}
 void ColGroupSums(DType t, const void* x, const ColLayout& L, int64_t groups, bool center, float* shift,
                   double* out, double* scratch) {
   ByType(t, [&](auto tag) {
@@ -1041,6 +1093,7 @@ HWY_EXPORT(RunMoments);
 HWY_EXPORT(ColMoments);
 HWY_EXPORT(Apply);
 HWY_EXPORT(FusedForward);
+HWY_EXPORT(FusedColForward);
 HWY_EXPORT(ColGroupSums);
 HWY_EXPORT(RowGradSums);
 HWY_EXPORT(RowGradDx);
@@ -1062,6 +1115,9 @@ void apply(DType dtype, const void* x, void* y, const ApplyLayout& layout) {
 }
 void fused_forward(DType dtype, const void* x, void* y, const ApplyLayout& layout, const FusedStats& stats) {
   HWY_DYNAMIC_DISPATCH(FusedForward)(dtype, x, y, layout, stats);
+}
+void fused_col_forward(DType dtype, const void* x, void* y, const ApplyLayout& layout, const FusedStats& stats) {
+  HWY_DYNAMIC_DISPATCH(FusedColForward)(dtype, x, y, layout, stats);
 }
 void col_group_sums(DType dtype, const void* x, const ColLayout& layout, int64_t groups, bool center, float* shift,
                     double* out, double* scratch) {

@@ -70,10 +70,13 @@ void run_moments(DType dtype, const void* x, const RunLayout& layout, bool cente
 /// Work item = (block, chunk of chunk_rows rows).
 struct ColLayout {
   int64_t blocks = 1, rows = 0, width = 0, chunk_rows = 1;
-  int64_t col_chunk = 0;  // columns per work item of col_moments; 0 = all
   int64_t chunks() const { return (rows + chunk_rows - 1) / chunk_rows; }
 };
-/// Moments of each column over each row chunk: out[(b·chunks + j)·width + c].
+/// Columns per work item of the column kernels (whole rows of the usual feature maps, so
+/// that memory is read in long runs), and rows per chunk of column moments.
+inline constexpr int64_t kColChunk = 1024, kColRows = 256;
+/// Moments of each column over each row chunk (chunk_rows = kColRows; the shift K of a
+/// (chunk, column) is its value in the chunk's first row): out[(b·chunks + j)·width + c].
 void col_moments(DType dtype, const void* x, const ColLayout& layout, bool center, Moments* out);
 
 /// Column-group sums of channels-last data (Group and Channel statistics over rows of
@@ -138,6 +141,14 @@ struct FusedStats {
   float *stat_mean = nullptr, *stat_rstd = nullptr;
 };
 void fused_forward(DType dtype, const void* x, void* y, const ApplyLayout& layout, const FusedStats& stats);
+
+/// Statistics and apply tile by tile for channels-first Position statistics (mode
+/// ColStats: blocks of rows_per_block channel rows × width positions, a, b per row):
+/// kColChunk positions × all channels of a block per work item, so that the apply reads
+/// the tile from cache. Moments as col_moments, so the results equal the two-pass path's.
+/// `stat_mean`, `stat_rstd` [blocks·width] receive the statistics; F.rows_per_stat and
+/// row_k are not used.
+void fused_col_forward(DType dtype, const void* x, void* y, const ApplyLayout& layout, const FusedStats& stats);
 
 // Backward. Per element: x̂ = ((x − m) − m_lo)·r (m_lo the fp32 mean's rounding error, as
 // in the apply; never null), u = x̂·k + q (the pre-activation value, k = γ(1+s),
@@ -205,7 +216,6 @@ void row_stats_backward(DType dtype, const void* x, const void* dy, void* dx, co
 /// (k[b·k_stride + c], q likewise, for row c of block b). Column reductions over the rows
 /// for dx, row sums of du and du·x̂ per block into row_du/row_dux [b·rows + c] (when
 /// non-null). `scratch`: 2·kColChunk floats per thread; partial row sums come from `arena`.
-inline constexpr int64_t kColChunk = 256;
 struct ColStatsGrad {
   int64_t blocks = 0, rows = 0, width = 0, k_stride = 0;
   const float *m = nullptr, *mlo = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;

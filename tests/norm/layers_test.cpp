@@ -437,56 +437,74 @@ TEST(NormSpec, RejectsInconsistentDescriptions) {
 }
 
 TEST(Determinism, SameBitsOnRepeatAndAcrossThreadCounts) {
-  // 64 threads exceed the 16 statistics: the engine then takes its two-pass path instead
-  // of the per-statistic fused one, which must give the same bits.
+  // 64 threads exceed the 16 group statistics and the 6 position tiles: the engine then
+  // takes its two-pass paths instead of the fused ones, which must give the same bits.
   torch::manual_seed(fresh_seed());
-  const int64_t N = 2, C = 64, S = 3000, G = 8;
+  const int64_t N = 2, C = 64, S = 3000;
   torch::Tensor x = round_to(5 + torch::randn({N, C, S}, f64()), DType::F32);
   torch::Tensor dy = round_to(torch::randn({N, C, S}, f64()), DType::F32);
-  for (Layout layout : {Layout::NCHW, Layout::NHWC})
-    for (Activation act : {Activation::None, Activation::SiLU}) {
-      SCOPED_TRACE(layout == Layout::NCHW ? "NCHW" : "NHWC");
-      SCOPED_TRACE(act == Activation::SiLU ? "SiLU" : "no activation");
-      Buffer xb = to_buffer(x, layout, DType::F32);
-      Buffer gb = to_buffer(dy, layout, DType::F32);
-      std::vector<float> gamma(C, 1.5f), beta(C, 0.25f);
-      std::vector<std::vector<uint8_t>> outs;
-      for (int threads : {1, 2, 1, 64}) {
-        omp_set_num_threads(threads);
-        Arena arena;
-        Buffer yb = poisoned(N * C * S, DType::F32);
-        Buffer dxb = poisoned(N * C * S, DType::F32);
-        std::vector<float> mean(N * G), rstd(N * G), dgamma(C), dbeta(C);
-        ForwardIO io;
-        io.x = xb.data();
-        io.y = yb.data();
-        io.gamma = gamma.data();
-        io.beta = beta.data();
-        io.activation = act;
-        io.mean = mean.data();
-        io.rstd = rstd.data();
-        group_norm_forward({N, C, S, layout}, G, 1e-5f, io, arena);
-        BackwardIO bio;
-        bio.x = xb.data();
-        bio.dy = gb.data();
-        bio.dx = dxb.data();
-        bio.gamma = gamma.data();
-        bio.beta = beta.data();
-        bio.activation = act;
-        bio.mean = mean.data();
-        bio.rstd = rstd.data();
-        bio.dgamma = dgamma.data();
-        bio.dbeta = dbeta.data();
-        group_norm_backward({N, C, S, layout}, G, 1e-5f, bio, arena);
-        std::vector<uint8_t> bits = yb.bytes;
-        bits.insert(bits.end(), dxb.bytes.begin(), dxb.bytes.end());
-        for (const std::vector<float>* v : {&mean, &rstd, &dgamma, &dbeta})
-          bits.insert(bits.end(), reinterpret_cast<const uint8_t*>(v->data()),
-                      reinterpret_cast<const uint8_t*>(v->data() + v->size()));
-        outs.push_back(std::move(bits));
+  struct Case {
+    const char* name;
+    Reduce reduce;
+    int64_t groups;
+    bool center;
+    std::vector<Layout> layouts;
+  };
+  const Case cases[] = {{"GroupNorm", Reduce::Group, 8, true, {Layout::NCHW, Layout::NHWC}},
+                        {"PixelNorm", Reduce::Position, 1, false, {Layout::NCHW}},
+                        {"channels-first LayerNorm", Reduce::Position, 1, true, {Layout::NCHW}}};
+  for (const Case& k : cases)
+    for (Layout layout : k.layouts)
+      for (Activation act : {Activation::None, Activation::SiLU}) {
+        SCOPED_TRACE(k.name);
+        SCOPED_TRACE(layout == Layout::NCHW ? "NCHW" : "NHWC");
+        SCOPED_TRACE(act == Activation::SiLU ? "SiLU" : "no activation");
+        NormSpec spec;
+        spec.shape = {N, C, S, layout};
+        spec.reduce = k.reduce;
+        spec.groups = k.groups;
+        spec.center = k.center;
+        const int64_t K = spec.stat_count();
+        Buffer xb = to_buffer(x, layout, DType::F32);
+        Buffer gb = to_buffer(dy, layout, DType::F32);
+        std::vector<float> gamma(C, 1.5f), beta(C, 0.25f);
+        std::vector<std::vector<uint8_t>> outs;
+        for (int threads : {1, 2, 1, 64}) {
+          omp_set_num_threads(threads);
+          Arena arena;
+          Buffer yb = poisoned(N * C * S, DType::F32);
+          Buffer dxb = poisoned(N * C * S, DType::F32);
+          std::vector<float> mean(K), rstd(K), dgamma(C), dbeta(C);
+          ForwardIO io;
+          io.x = xb.data();
+          io.y = yb.data();
+          io.gamma = gamma.data();
+          io.beta = beta.data();
+          io.activation = act;
+          io.mean = mean.data();
+          io.rstd = rstd.data();
+          norm_forward(spec, io, arena);
+          BackwardIO bio;
+          bio.x = xb.data();
+          bio.dy = gb.data();
+          bio.dx = dxb.data();
+          bio.gamma = gamma.data();
+          bio.beta = beta.data();
+          bio.activation = act;
+          bio.mean = mean.data();
+          bio.rstd = rstd.data();
+          bio.dgamma = dgamma.data();
+          bio.dbeta = dbeta.data();
+          norm_backward(spec, bio, false, arena);
+          std::vector<uint8_t> bits = yb.bytes;
+          bits.insert(bits.end(), dxb.bytes.begin(), dxb.bytes.end());
+          for (const std::vector<float>* v : {&mean, &rstd, &dgamma, &dbeta})
+            bits.insert(bits.end(), reinterpret_cast<const uint8_t*>(v->data()),
+                        reinterpret_cast<const uint8_t*>(v->data() + v->size()));
+          outs.push_back(std::move(bits));
+        }
+        for (size_t i = 1; i < outs.size(); ++i) EXPECT_EQ(outs[0], outs[i]) << "run " << i;
       }
-      for (size_t i = 1; i < outs.size(); ++i) EXPECT_EQ(outs[0], outs[i]) << "run " << i;
-    }
   omp_set_num_threads(2);
 }
 
