@@ -70,18 +70,26 @@ inline void StorePart(VF v, T* p, int64_t n) {
 }
 inline VF LoadVecPart(const float* p, int64_t n) { return LoadPart(p, n); }
 
-// e^−u = 2^t, t = −u·log2(e) clamped to [−126, 126] (beyond, σ and SiLU no longer see
-// it); t = n + f with n = round(t) (the 1.5·2^23 trick, which also leaves n in the low
-// bits), |f| ≤ 1/2; 2^f by a degree-6 Chebyshev fit (relative error 8e-8, ~1 ulp), 2^n
-// through the exponent bits. Rounding t costs |t|·2^-24 relative (4e-7 at |u| = 10).
+// e^−u = 2^t, t = −u·log2(e) = n + f with n = round(t), |f| ≤ 1/2; 2^f by a degree-6
+// Chebyshev fit (relative error 8e-8, ~1 ulp). Rounding t costs |t|·2^-24 relative (4e-7
+// at |u| = 10). On AVX-512, vreduceps gives f (0 for t = ±∞) and vscalefps applies 2^n
+// (0 or ∞ beyond the float range); elsewhere t is clamped to [−126, 126] (beyond, σ and
+// SiLU no longer see it) and n is rounded by the 1.5·2^23 trick, which also leaves n in
+// the low bits for the exponent field.
 inline VF ExpNeg(VF u) {
   const DF d;
+#if HWY_TARGET <= HWY_AVX3
+  const VF t = hn::Mul(u, hn::Set(d, -1.44269504088896341f));
+  const VF f = VF{_mm512_reduce_ps(t.raw, _MM_FROUND_TO_NEAREST_INT)};  // t − round(t); 0 for ±∞
+  const VF n = hn::Sub(t, f);                                          // exact
+#else
   const hn::RebindToSigned<DF> di;
   const VF t = hn::Min(hn::Max(hn::Mul(u, hn::Set(d, -1.44269504088896341f)), hn::Set(d, -126.0f)),
                        hn::Set(d, 126.0f));
   const VF magic = hn::Set(d, 12582912.0f);  // 1.5·2^23: t + magic rounds t to an integer
   const VF shifted = hn::Add(t, magic);
   const VF f = hn::Sub(t, hn::Sub(shifted, magic));
+#endif
   VF p = hn::Set(d, 1.5469732170458883e-4f);
   p = hn::MulAdd(p, f, hn::Set(d, 1.3400432653725147e-3f));
   p = hn::MulAdd(p, f, hn::Set(d, 9.61802527308464e-3f));
@@ -89,29 +97,25 @@ inline VF ExpNeg(VF u) {
   p = hn::MulAdd(p, f, hn::Set(d, 0.24022650718688965f));
   p = hn::MulAdd(p, f, hn::Set(d, 0.6931471824645996f));
   p = hn::MulAdd(p, f, hn::Set(d, 1.0f));
+#if HWY_TARGET <= HWY_AVX3
+  return VF{_mm512_scalef_ps(p.raw, n.raw)};
+#else
   // The bits of `shifted` are those of magic + n: subtract magic's, add the exponent bias.
   const auto exponent = hn::Add(hn::BitCast(di, shifted), hn::Set(di, 127 - 0x4B400000));
   return hn::Mul(p, hn::BitCast(d, hn::ShiftLeft<23>(exponent)));
-}
-
-// 1/v for v ≥ 1: the hardware estimate refined by one Newton step (AVX-512's 14-bit
-// estimate becomes exact to ~1 ulp), or a division where the estimate is coarser.
-inline VF Reciprocal(VF v) {
-  const DF d;
-#if HWY_TARGET <= HWY_AVX3
-  const VF r = hn::ApproximateReciprocal(v);
-  return hn::Mul(r, hn::NegMulAdd(v, r, hn::Set(d, 2.0f)));
-#else
-  return hn::Div(hn::Set(d, 1.0f), v);
 #endif
 }
 
-// σ(u) = 1/(1 + e^−u).
+// σ(u) = 1/(1 + e^−u) and SiLU(u) = u/(1 + e^−u), by a true division (on AVX-512 CPUs
+// here it is faster than the reciprocal estimate refined by a Newton step).
 inline VF Sigmoid(VF u) {
   const DF d;
-  return Reciprocal(hn::Add(hn::Set(d, 1.0f), ExpNeg(u)));
+  return hn::Div(hn::Set(d, 1.0f), hn::Add(hn::Set(d, 1.0f), ExpNeg(u)));
 }
-inline VF Silu(VF u) { return hn::Mul(u, Sigmoid(u)); }
+inline VF Silu(VF u) {
+  const DF d;
+  return hn::Div(u, hn::Add(hn::Set(d, 1.0f), ExpNeg(u)));
+}
 // d/du SiLU(u) = σ(u)·(1 + u·(1 − σ(u))).
 inline VF SiluGrad(VF u) {
   const DF d;
@@ -378,26 +382,45 @@ HWY_INLINE void ApplySpan(const T* x, T* y, const T* res, int64_t c0, int64_t c1
                           const float* vb) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
-  for (int64_t c = c0; c < c1; c += N) {
-    const int64_t w = std::min(N, c1 - c);
-    const VF v = LoadPart(x + c, w);
-    VF out;
+  // The activation input of the w ≤ N values v at column c.
+  const auto affine = [&](VF v, int64_t c, int64_t w) HWY_ATTR {
     // x − m_hi is exact near the mean (Sterbenz); then the low part.
     if constexpr (Mode == ApplyMode::Scalar) {
-      out = hn::MulAdd(centred ? hn::Sub(hn::Sub(v, sm), slo) : v, sa, sb);
+      return hn::MulAdd(centred ? hn::Sub(hn::Sub(v, sm), slo) : v, sa, sb);
     } else if constexpr (Mode == ApplyMode::VecAffine) {
       const VF centred_v =
           centred ? hn::Sub(hn::Sub(v, LoadVecPart(vm + c, w)), LoadVecPart(vmlo + c, w)) : v;
-      out = hn::MulAdd(centred_v, LoadVecPart(va + c, w), LoadVecPart(vb + c, w));
+      return hn::MulAdd(centred_v, LoadVecPart(va + c, w), LoadVecPart(vb + c, w));
     } else if constexpr (Mode == ApplyMode::RowStats) {
       const VF xh = centred ? hn::Mul(hn::Sub(hn::Sub(v, sm), slo), sr) : hn::MulAdd(v, sr, sb);
-      out = hn::MulAdd(xh, LoadVecPart(va + c, w), LoadVecPart(vb + c, w));
+      return hn::MulAdd(xh, LoadVecPart(va + c, w), LoadVecPart(vb + c, w));
     } else {
       const VF centred_v =
           centred ? hn::Sub(hn::Sub(v, LoadVecPart(vm + c, w)), LoadVecPart(vmlo + c, w)) : v;
-      out = hn::MulAdd(hn::Mul(centred_v, LoadVecPart(vr + c, w)), sa, sb);
+      return hn::MulAdd(hn::Mul(centred_v, LoadVecPart(vr + c, w)), sa, sb);
     }
-    if constexpr (kSilu) out = Silu(out);
+  };
+  const auto epilogue = [](VF u) HWY_ATTR { return kSilu ? Silu(u) : u; };
+  // Full vectors two at a time (two independent chains through the activation), without
+  // per-vector tests; the residual test is hoisted out of the loop.
+  const auto full_vectors = [&](auto with_residual) HWY_ATTR {
+    int64_t c = c0;
+    for (; c + 2 * N <= c1; c += 2 * N) {
+      VF o0 = epilogue(affine(LoadF32(d, x + c), c, N));
+      VF o1 = epilogue(affine(LoadF32(d, x + c + N), c + N, N));
+      if constexpr (decltype(with_residual)::value) {
+        o0 = hn::Add(o0, LoadF32(d, res + c));
+        o1 = hn::Add(o1, LoadF32(d, res + c + N));
+      }
+      StoreF32(d, o0, y + c);
+      StoreF32(d, o1, y + c + N);
+    }
+    return c;
+  };
+  const int64_t tail = res ? full_vectors(std::true_type{}) : full_vectors(std::false_type{});
+  for (int64_t c = tail; c < c1; c += N) {
+    const int64_t w = std::min(N, c1 - c);
+    VF out = epilogue(affine(LoadPart(x + c, w), c, w));
     if (res) out = hn::Add(out, LoadPart(res + c, w));
     StorePart(out, y + c, w);
   }
