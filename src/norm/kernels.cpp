@@ -373,54 +373,71 @@ void ColMomentsTyped(const void* x, const ColLayout& L, bool center, Moments* ou
 
 // ---- apply -------------------------------------------------------------------------------
 
-// y[c0, c1) of one row (see ApplyMode): s* are the row's scalars, v* its vectors (already
-// offset to the row's block), res its residual (or null). Not `centred`: the centring is
-// folded (Scalar, VecAffine, ColStats: m = m_lo = 0; RowStats: sb = −(m + m_lo)·r).
-template <ApplyMode Mode, bool kSilu, class T>
-HWY_INLINE void ApplySpan(const T* x, T* y, const T* res, int64_t c0, int64_t c1, bool centred, VF sm, VF slo, VF sr,
-                          VF sa, VF sb, const float* vm, const float* vmlo, const float* vr, const float* va,
-                          const float* vb) {
+// The parameters of one row of an apply (see ApplyMode): s* are the row's scalars, v*
+// its vectors (already offset to the row's block). Not `centred`: the centring is folded
+// (Scalar, VecAffine, ColStats: m = m_lo = 0; RowStats: sb = −(m + m_lo)·r).
+struct RowApply {
+  bool centred = true;
+  VF sm, slo, sr, sa, sb;
+  const float *vm = nullptr, *vmlo = nullptr, *vr = nullptr, *va = nullptr, *vb = nullptr;
+};
+
+// The activation input of the w ≤ Lanes values v at column c of a row.
+template <ApplyMode Mode>
+HWY_INLINE VF AffineOf(VF v, int64_t c, int64_t w, const RowApply& p) {
+  // x − m_hi is exact near the mean (Sterbenz); then the low part.
+  if constexpr (Mode == ApplyMode::Scalar) {
+    return hn::MulAdd(p.centred ? hn::Sub(hn::Sub(v, p.sm), p.slo) : v, p.sa, p.sb);
+  } else if constexpr (Mode == ApplyMode::VecAffine) {
+    const VF centred_v =
+        p.centred ? hn::Sub(hn::Sub(v, LoadVecPart(p.vm + c, w)), LoadVecPart(p.vmlo + c, w)) : v;
+    return hn::MulAdd(centred_v, LoadVecPart(p.va + c, w), LoadVecPart(p.vb + c, w));
+  } else if constexpr (Mode == ApplyMode::RowStats) {
+    const VF xh = p.centred ? hn::Mul(hn::Sub(hn::Sub(v, p.sm), p.slo), p.sr) : hn::MulAdd(v, p.sr, p.sb);
+    return hn::MulAdd(xh, LoadVecPart(p.va + c, w), LoadVecPart(p.vb + c, w));
+  } else {
+    const VF centred_v =
+        p.centred ? hn::Sub(hn::Sub(v, LoadVecPart(p.vm + c, w)), LoadVecPart(p.vmlo + c, w)) : v;
+    return hn::MulAdd(hn::Mul(centred_v, LoadVecPart(p.vr + c, w)), p.sa, p.sb);
+  }
+}
+
+template <bool kSilu>
+HWY_INLINE VF Epilogue(VF u) {
+  if constexpr (kSilu) return Silu(u);
+  return u;
+}
+
+// Full vectors of y[c0, c1) two at a time (two independent chains through the
+// activation), without per-vector tests; returns where the tail starts.
+template <ApplyMode Mode, bool kSilu, bool kResidual, class T>
+HWY_INLINE int64_t ApplyFullVectors(const T* x, T* y, const T* res, int64_t c0, int64_t c1, const RowApply& p) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
-  // The activation input of the w ≤ N values v at column c.
-  const auto affine = [&](VF v, int64_t c, int64_t w) HWY_ATTR {
-    // x − m_hi is exact near the mean (Sterbenz); then the low part.
-    if constexpr (Mode == ApplyMode::Scalar) {
-      return hn::MulAdd(centred ? hn::Sub(hn::Sub(v, sm), slo) : v, sa, sb);
-    } else if constexpr (Mode == ApplyMode::VecAffine) {
-      const VF centred_v =
-          centred ? hn::Sub(hn::Sub(v, LoadVecPart(vm + c, w)), LoadVecPart(vmlo + c, w)) : v;
-      return hn::MulAdd(centred_v, LoadVecPart(va + c, w), LoadVecPart(vb + c, w));
-    } else if constexpr (Mode == ApplyMode::RowStats) {
-      const VF xh = centred ? hn::Mul(hn::Sub(hn::Sub(v, sm), slo), sr) : hn::MulAdd(v, sr, sb);
-      return hn::MulAdd(xh, LoadVecPart(va + c, w), LoadVecPart(vb + c, w));
-    } else {
-      const VF centred_v =
-          centred ? hn::Sub(hn::Sub(v, LoadVecPart(vm + c, w)), LoadVecPart(vmlo + c, w)) : v;
-      return hn::MulAdd(hn::Mul(centred_v, LoadVecPart(vr + c, w)), sa, sb);
+  int64_t c = c0;
+  for (; c + 2 * N <= c1; c += 2 * N) {
+    VF o0 = Epilogue<kSilu>(AffineOf<Mode>(LoadF32(d, x + c), c, N, p));
+    VF o1 = Epilogue<kSilu>(AffineOf<Mode>(LoadF32(d, x + c + N), c + N, N, p));
+    if constexpr (kResidual) {
+      o0 = hn::Add(o0, LoadF32(d, res + c));
+      o1 = hn::Add(o1, LoadF32(d, res + c + N));
     }
-  };
-  const auto epilogue = [](VF u) HWY_ATTR { return kSilu ? Silu(u) : u; };
-  // Full vectors two at a time (two independent chains through the activation), without
-  // per-vector tests; the residual test is hoisted out of the loop.
-  const auto full_vectors = [&](auto with_residual) HWY_ATTR {
-    int64_t c = c0;
-    for (; c + 2 * N <= c1; c += 2 * N) {
-      VF o0 = epilogue(affine(LoadF32(d, x + c), c, N));
-      VF o1 = epilogue(affine(LoadF32(d, x + c + N), c + N, N));
-      if constexpr (decltype(with_residual)::value) {
-        o0 = hn::Add(o0, LoadF32(d, res + c));
-        o1 = hn::Add(o1, LoadF32(d, res + c + N));
-      }
-      StoreF32(d, o0, y + c);
-      StoreF32(d, o1, y + c + N);
-    }
-    return c;
-  };
-  const int64_t tail = res ? full_vectors(std::true_type{}) : full_vectors(std::false_type{});
+    StoreF32(d, o0, y + c);
+    StoreF32(d, o1, y + c + N);
+  }
+  return c;
+}
+
+// y[c0, c1) of one row, + res (the row's residual, or null).
+template <ApplyMode Mode, bool kSilu, class T>
+HWY_INLINE void ApplySpan(const T* x, T* y, const T* res, int64_t c0, int64_t c1, const RowApply& p) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const int64_t tail = res ? ApplyFullVectors<Mode, kSilu, true>(x, y, res, c0, c1, p)
+                           : ApplyFullVectors<Mode, kSilu, false>(x, y, res, c0, c1, p);
   for (int64_t c = tail; c < c1; c += N) {
     const int64_t w = std::min(N, c1 - c);
-    VF out = epilogue(affine(LoadPart(x + c, w), c, w));
+    VF out = Epilogue<kSilu>(AffineOf<Mode>(LoadPart(x + c, w), c, w, p));
     if (res) out = hn::Add(out, LoadPart(res + c, w));
     StorePart(out, y + c, w);
   }
@@ -438,25 +455,30 @@ void ApplyT(const T* x, T* y, const ApplyLayout& L) {
     const int64_t c0 = (item % pieces) * kPiece, c1 = std::min(L.width, c0 + kPiece);
     const int64_t vo = (row / L.rows_per_block) * L.vec_stride;
     const int64_t ro = row * L.width;
-    VF sm = hn::Zero(d), slo = hn::Zero(d), sr = hn::Zero(d), sa = hn::Zero(d), sb = hn::Zero(d);
-    bool centred = L.vec_centred;
+    RowApply p;
+    p.sm = p.slo = p.sr = p.sa = p.sb = hn::Zero(d);
+    p.centred = L.vec_centred;
     if constexpr (Mode == ApplyMode::Scalar || Mode == ApplyMode::RowStats) {
-      sm = hn::Set(d, L.row_m[row]);
-      slo = hn::Set(d, L.row_mlo[row]);
+      p.sm = hn::Set(d, L.row_m[row]);
+      p.slo = hn::Set(d, L.row_mlo[row]);
     }
-    if constexpr (Mode == ApplyMode::Scalar) centred = L.row_m[row] != 0.0f || L.row_mlo[row] != 0.0f;
+    if constexpr (Mode == ApplyMode::Scalar) p.centred = L.row_m[row] != 0.0f || L.row_mlo[row] != 0.0f;
     if constexpr (Mode == ApplyMode::RowStats) {
-      sr = hn::Set(d, L.row_r[row]);
-      centred = !foldable(L.row_m[row], L.row_r[row]);
-      sb = hn::Set(d, folded_shift(L.row_m[row], L.row_mlo[row], L.row_r[row], 0.0f));
+      p.sr = hn::Set(d, L.row_r[row]);
+      p.centred = !foldable(L.row_m[row], L.row_r[row]);
+      p.sb = hn::Set(d, folded_shift(L.row_m[row], L.row_mlo[row], L.row_r[row], 0.0f));
     }
     if constexpr (Mode == ApplyMode::Scalar || Mode == ApplyMode::ColStats) {
-      sa = hn::Set(d, L.row_a[row]);
-      sb = hn::Set(d, L.row_b[row]);
+      p.sa = hn::Set(d, L.row_a[row]);
+      p.sb = hn::Set(d, L.row_b[row]);
     }
     auto at = [vo](const float* v) { return v ? v + vo : nullptr; };
-    ApplySpan<Mode, kSilu>(x + ro, y + ro, res ? res + ro : nullptr, c0, c1, centred, sm, slo, sr, sa, sb,
-                           at(L.vec_m), at(L.vec_mlo), at(L.vec_r), at(L.vec_a), at(L.vec_b));
+    p.vm = at(L.vec_m);
+    p.vmlo = at(L.vec_mlo);
+    p.vr = at(L.vec_r);
+    p.va = at(L.vec_a);
+    p.vb = at(L.vec_b);
+    ApplySpan<Mode, kSilu>(x + ro, y + ro, res ? res + ro : nullptr, c0, c1, p);
   }
 }
 
@@ -501,22 +523,24 @@ void FusedForwardT(const T* x, T* y, const ApplyLayout& L, const FusedStats& F) 
     }
     for (int64_t k = k0; k < k1; ++k) {
       const float mean = means[k - k0], rstd = rstds[k - k0], mlo = mlos[k - k0];
-      const VF sm = hn::Set(d, mean), slo = hn::Set(d, mlo), sr = hn::Set(d, rstd);
-      const bool centred = !foldable(mean, rstd);
+      RowApply p;
+      p.sm = hn::Set(d, mean);
+      p.slo = hn::Set(d, mlo);
+      p.sr = hn::Set(d, rstd);
+      p.centred = !foldable(mean, rstd);
       for (int64_t row = k * F.rows_per_stat; row < (k + 1) * F.rows_per_stat; ++row) {
         const int64_t ro = row * L.width;
-        const T* rr = res ? res + ro : nullptr;
         if constexpr (Mode == ApplyMode::Scalar) {  // as apply_stats folds the rows of the two-pass path
           const float a = rstd * F.row_k[row];
-          const float b = centred ? L.row_b[row] : folded_shift(mean, mlo, a, L.row_b[row]);
-          ApplySpan<Mode, kSilu>(x + ro, y + ro, rr, 0, L.width, centred, sm, slo, sr, hn::Set(d, a),
-                                 hn::Set(d, b), nullptr, nullptr, nullptr, nullptr, nullptr);
+          p.sa = hn::Set(d, a);
+          p.sb = hn::Set(d, p.centred ? L.row_b[row] : folded_shift(mean, mlo, a, L.row_b[row]));
         } else {
           const int64_t vo = (row / L.rows_per_block) * L.vec_stride;
-          const VF sb = hn::Set(d, folded_shift(mean, mlo, rstd, 0.0f));
-          ApplySpan<Mode, kSilu>(x + ro, y + ro, rr, 0, L.width, centred, sm, slo, sr, sr, sb, nullptr, nullptr,
-                                 nullptr, L.vec_a + vo, L.vec_b + vo);
+          p.sb = hn::Set(d, folded_shift(mean, mlo, rstd, 0.0f));
+          p.va = L.vec_a + vo;
+          p.vb = L.vec_b + vo;
         }
+        ApplySpan<Mode, kSilu>(x + ro, y + ro, res ? res + ro : nullptr, 0, L.width, p);
       }
     }
   }
@@ -562,12 +586,16 @@ void FusedColForwardT(const T* x, T* y, const ApplyLayout& L, const FusedStats& 
       F.stat_mean[b * S + s0 + s] = mean[s];
       F.stat_rstd[b * S + s0 + s] = rstd[s];
     }
+    RowApply p;
+    p.centred = Center;
+    p.vm = mean - s0;
+    p.vmlo = mlo - s0;
+    p.vr = rstd - s0;
     for (int64_t row = b * C; row < (b + 1) * C; ++row) {
       const int64_t ro = row * S;
-      ApplySpan<ApplyMode::ColStats, kSilu>(x + ro, y + ro, res ? res + ro : nullptr, s0, s1, Center, hn::Zero(d),
-                                           hn::Zero(d), hn::Zero(d), hn::Set(d, L.row_a[row]),
-                                           hn::Set(d, L.row_b[row]), mean - s0, mlo - s0, rstd - s0, nullptr,
-                                           nullptr);
+      p.sa = hn::Set(d, L.row_a[row]);
+      p.sb = hn::Set(d, L.row_b[row]);
+      ApplySpan<ApplyMode::ColStats, kSilu>(x + ro, y + ro, res ? res + ro : nullptr, s0, s1, p);
     }
   }
 }
