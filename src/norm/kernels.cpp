@@ -707,9 +707,7 @@ void RowGradDxT(const T* x, const T* dy, T* dx, const RowScalars& S, const float
 }
 
 // Span by span: the rows' sums, the statistic's c1 = center·Σk·A/count, c2 = Σk·B/count
-// (summed in row order, as the engine's group_coefficients), then dx. With SiLU and fp32
-// storage, du (fp32, as recomputed) waits in dx between the passes instead of a second
-// SiLU'.
+// (summed in row order, as the engine's group_coefficients), then dx.
 template <bool kSilu, class T>
 void FusedRowBackwardT(const T* x, const T* dy, T* dx, const RowScalars& S, const FusedGrad& F, double* sum_du,
                        double* sum_dux) {
@@ -720,14 +718,20 @@ void FusedRowBackwardT(const T* x, const T* dy, T* dx, const RowScalars& S, cons
   for (int64_t k = 0; k < stats; ++k) {
     const int64_t r0 = k * F.rows_per_stat, r1 = r0 + F.rows_per_stat;
     double t1 = 0, t2 = 0;
-    constexpr bool kKeepDu = kSilu && std::is_same_v<T, float>;
-    const bool keep = kKeepDu && static_cast<const void*>(dx) != static_cast<const void*>(x);  // x is read again
+    // With SiLU, du (fp32, as computed) waits between the passes in dx itself (fp32
+    // storage, dx not aliasing x, which is read again) or in the thread's scratch.
+    float* kept = nullptr;
+    if constexpr (kSilu) {
+      if constexpr (std::is_same_v<T, float>) {
+        if (static_cast<const void*>(dx) != static_cast<const void*>(x)) kept = dx + r0 * S.width;
+      }
+      if (!kept && F.du_scratch) kept = F.du_scratch + int64_t(omp_get_thread_num()) * (r1 - r0) * S.width;
+    }
     for (int64_t row = r0; row < r1; ++row) {
-      float* du_keep = nullptr;
-      if constexpr (kKeepDu) du_keep = keep ? dx + row * S.width : nullptr;
       RowGradSumsOne<kSilu>(x + row * S.width, dy + row * S.width, S.width, hn::Set(d, S.m[row]),
                             hn::Set(d, S.mlo[row]), hn::Set(d, S.r[row]), hn::Set(d, S.k[row]),
-                            hn::Set(d, S.q[row]), sum_du[row], sum_dux[row], du_keep);
+                            hn::Set(d, S.q[row]), sum_du[row], sum_dux[row],
+                            kept ? kept + (row - r0) * S.width : nullptr);
       t1 += double(S.k[row]) * sum_du[row];
       t2 += double(S.k[row]) * sum_dux[row];
     }
@@ -735,10 +739,9 @@ void FusedRowBackwardT(const T* x, const T* dy, T* dx, const RowScalars& S, cons
     const VF c2 = hn::Set(d, F.stats_constant ? 0.0f : float(t2 / count));
     for (int64_t row = r0; row < r1; ++row) {
       const int64_t o = row * S.width;
-      const float* du_kept = nullptr;
-      if constexpr (kKeepDu) du_kept = keep ? dx + o : nullptr;
       RowGradDxSpan<kSilu>(x + o, dy + o, dx + o, 0, S.width, hn::Set(d, S.m[row]), hn::Set(d, S.mlo[row]),
-                           hn::Set(d, S.r[row]), hn::Set(d, S.k[row]), hn::Set(d, S.q[row]), c1, c2, du_kept);
+                           hn::Set(d, S.r[row]), hn::Set(d, S.k[row]), hn::Set(d, S.q[row]), c1, c2,
+                           kept ? kept + (row - r0) * S.width : nullptr);
     }
   }
 }

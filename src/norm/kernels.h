@@ -174,6 +174,9 @@ void row_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const Row
 struct FusedGrad {
   int64_t rows_per_stat = 1;
   bool center = true, stats_constant = false;
+  // With SiLU: rows_per_stat·width floats per thread that keep du between the passes
+  // where dx cannot (not fp32, or dx = x); null = compute SiLU' twice there.
+  float* du_scratch = nullptr;
 };
 void fused_row_backward(DType dtype, const void* x, const void* dy, void* dx, const RowScalars& s,
                         const FusedGrad& f, double* sum_du, double* sum_dux);
