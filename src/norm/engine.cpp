@@ -64,6 +64,20 @@ RowAffine affine_per_row(const NormShape& sh, const AffineTable& aff, Arena& are
   return {k, q};
 }
 
+// Channels-first Position statistics: rows (n, c) of S positions with the affine terms
+// per row; the statistics (vectors over positions) are the caller's.
+ApplyLayout channel_rows_layout(const NormShape& sh, const RowAffine& rows) {
+  ApplyLayout L;
+  L.mode = ApplyMode::ColStats;
+  L.rows = sh.n * sh.c;
+  L.width = sh.s;
+  L.rows_per_block = sh.c;
+  L.vec_stride = sh.s;
+  L.row_a = rows.k;
+  L.row_b = rows.q;
+  return L;
+}
+
 void check_io(const NormSpec& spec, DType dtype, const Modulation& mod) {
   spec.validate();
   DN_CHECK(dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16,
@@ -86,16 +100,10 @@ bool fused_col_forward_if_fits(const NormSpec& spec, const ForwardIO& io, Arena&
   const int64_t tiles = N * ((S + kColChunk - 1) / kColChunk);
   if (C * std::min(S, kColChunk) * int64_t(dtype_size(io.dtype)) > kFusedSpanBytes || tiles < max_threads())
     return false;
-  const RowAffine rows = affine_per_row(sh, make_affine(sh, io.gamma, io.beta, io.modulation, arena), arena);
-  ApplyLayout L;
+  const AffineTable aff = make_affine(sh, io.gamma, io.beta, io.modulation, arena);
+  ApplyLayout L = channel_rows_layout(sh, affine_per_row(sh, aff, arena));
   L.act = io.activation;
   L.residual = io.residual;
-  L.mode = ApplyMode::ColStats;
-  L.rows = N * C;
-  L.width = S;
-  L.rows_per_block = C;
-  L.row_a = rows.k;
-  L.row_b = rows.q;
   FusedStats F;
   F.stats = N * S;
   F.center = spec.center;
@@ -338,18 +346,13 @@ void norm_detail::apply_stats(const NormSpec& spec, const ForwardIO& io, const f
       L.vec_a = aff.k;
       L.vec_b = aff.q;
     } else {  // rows are channels; (m, r) per position vector
-      const RowAffine rows = affine_per_row(sh, aff, arena);
+      L = channel_rows_layout(sh, affine_per_row(sh, aff, arena));
+      L.act = io.activation;
+      L.residual = io.residual;
       L.vec_centred = spec.center;
-      L.mode = ApplyMode::ColStats;
-      L.rows = N * C;
-      L.width = S;
-      L.rows_per_block = C;
-      L.vec_stride = S;
       L.vec_m = io.mean;
       L.vec_mlo = mean_lo;
       L.vec_r = io.rstd;
-      L.row_a = rows.k;
-      L.row_b = rows.q;
     }
   } else if (inner) {  // rows of C: per-channel vectors m, a = r·k, b = q per sample
     const bool shared = spec.reduce == Reduce::Channel;  // no per-sample parameters
