@@ -263,6 +263,7 @@ TEST(GenerateSingleFile, SchedulerFromTheConfigFolder) {
   // The component configs alone: a folder of links to them, without scheduler/.
   const std::filesystem::path components =
       std::filesystem::temp_directory_path() / ("diffnorm_components_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(components);  // a stale one from a crashed run with the same pid
   std::filesystem::create_directories(components);
   for (const char* c : {"unet", "vae", "text_encoder"})
     std::filesystem::create_directory_symlink(folder + "/" + c, components / c);
