@@ -876,8 +876,9 @@ void ColGradDxT(const T* x, const T* dy, T* dx, const ColVectors& V, const float
 // R consecutive rows [row0, row0 + R) of a RowStatsGrad: pass 1 reduces each row's
 // g1 = Σk·du, g2 = Σk·du·x̂ and adds the R rows' du, du·x̂ to the column sums (one load
 // and store of col_du/col_dux per R rows); pass 2 writes dx. With SiLU, du is kept in
-// du_buf (R rows) for pass 2; without, du = dy is reloaded.
-template <int R, bool kSilu, class T>
+// du_buf (R rows) for pass 2; without, du = dy is reloaded. kFold: every row is
+// foldable, x̂ = x·r + b′ with b′ = −(m + m_lo)·r (as the forward's apply folds it).
+template <int R, bool kSilu, bool kFold, class T>
 HWY_INLINE void RowStatsBackwardRows(const T* x, const T* dy, T* dx, const RowStatsGrad& G, int64_t row0,
                                      const float* kv, const float* qv, float* du_buf, float* col_du,
                                      float* col_dux) {
@@ -886,21 +887,25 @@ HWY_INLINE void RowStatsBackwardRows(const T* x, const T* dy, T* dx, const RowSt
   const int64_t W = G.width;
   VF m[R], mlo[R], r[R], g1[R], g2[R];
   for (int i = 0; i < R; ++i) {
-    m[i] = hn::Set(d, G.m[row0 + i]);
+    m[i] = hn::Set(d, kFold ? folded_shift(G.m[row0 + i], G.mlo[row0 + i], G.r[row0 + i], 0.0f) : G.m[row0 + i]);
     mlo[i] = hn::Set(d, G.mlo[row0 + i]);
     r[i] = hn::Set(d, G.r[row0 + i]);
     g1[i] = hn::Zero(d);
     g2[i] = hn::Zero(d);
   }
+  // x̂ of row i (m[i] holds b′ when folded).
+  const auto normalized = [&](VF v, int i) HWY_ATTR __attribute__((always_inline)) {
+    return kFold ? hn::MulAdd(v, r[i], m[i]) : Normalized(v, m[i], mlo[i], r[i]);
+  };
   const bool cols = col_du != nullptr;
-  for (int64_t c = 0; c < W; c += N) {
-    const int64_t w = std::min(N, W - c);
+  // Columns [c, c + w): full vectors with w = N (no tests), then the tail.
+  const auto pass1 = [&](int64_t c, int64_t w) HWY_ATTR __attribute__((always_inline)) {
     const VF k = LoadVecPart(kv + c, w);
     const VF q = kSilu ? LoadVecPart(qv + c, w) : hn::Zero(d);
     VF cs1 = hn::Zero(d), cs2 = hn::Zero(d);
     for (int i = 0; i < R; ++i) {
       const int64_t o = (row0 + i) * W + c;
-      const VF xh = Normalized(LoadPart(x + o, w), m[i], mlo[i], r[i]);
+      const VF xh = normalized(LoadPart(x + o, w), i);
       const VF du = GradIn(LoadPart(dy + o, w), xh, k, q, kSilu);  // 0 past w
       if constexpr (kSilu) StorePart(du, du_buf + i * W + c, w);
       const VF kdu = hn::Mul(k, du);
@@ -913,7 +918,10 @@ HWY_INLINE void RowStatsBackwardRows(const T* x, const T* dy, T* dx, const RowSt
       StorePart(hn::Add(LoadVecPart(col_du + c, w), cs1), col_du + c, w);
       StorePart(hn::Add(LoadVecPart(col_dux + c, w), cs2), col_dux + c, w);
     }
-  }
+  };
+  int64_t c = 0;
+  for (; c + N <= W; c += N) pass1(c, N);
+  if (c < W) pass1(c, W - c);
   const float inv_w = 1.0f / float(W);
   VF c1[R], c2[R];
   for (int i = 0; i < R; ++i) {
@@ -922,13 +930,15 @@ HWY_INLINE void RowStatsBackwardRows(const T* x, const T* dy, T* dx, const RowSt
   }
   for (int i = 0; i < R; ++i) {
     const int64_t o = (row0 + i) * W;
-    for (int64_t c = 0; c < W; c += N) {
-      const int64_t w = std::min(N, W - c);
-      const VF xh = Normalized(LoadPart(x + o + c, w), m[i], mlo[i], r[i]);
+    const auto pass2 = [&](int64_t c, int64_t w) HWY_ATTR __attribute__((always_inline)) {
+      const VF xh = normalized(LoadPart(x + o + c, w), i);
       const VF du = kSilu ? LoadVecPart(du_buf + i * W + c, w) : LoadPart(dy + o + c, w);
       const VF kdu = hn::Mul(LoadVecPart(kv + c, w), du);
       StorePart(hn::Mul(r[i], hn::NegMulAdd(xh, c2[i], hn::Sub(kdu, c1[i]))), dx + o + c, w);
-    }
+    };
+    int64_t c = 0;
+    for (; c + N <= W; c += N) pass2(c, N);
+    if (c < W) pass2(c, W - c);
   }
 }
 
@@ -950,10 +960,25 @@ void RowStatsBackwardT(const T* x, const T* dy, T* dx, const RowStatsGrad& G, do
     if (out_du) std::fill(col_du, col_du + 2 * W, 0.0f);
     const float* kv = G.k + b * G.vec_stride;
     const float* qv = G.q + b * G.vec_stride;
+    // Rows whose statistics are all foldable go through the folded x̂.
+    const auto all_foldable = [&](int64_t row, int n) {
+      for (int i = 0; i < n; ++i)
+        if (!foldable(G.m[row + i], G.r[row + i])) return false;
+      return true;
+    };
     int64_t row = r0;
-    for (; row + kRows <= r1; row += kRows)
-      RowStatsBackwardRows<kRows, kSilu>(x, dy, dx, G, row, kv, qv, du_buf, col_du, col_dux);
-    for (; row < r1; ++row) RowStatsBackwardRows<1, kSilu>(x, dy, dx, G, row, kv, qv, du_buf, col_du, col_dux);
+    for (; row + kRows <= r1; row += kRows) {
+      if (all_foldable(row, kRows))
+        RowStatsBackwardRows<kRows, kSilu, true>(x, dy, dx, G, row, kv, qv, du_buf, col_du, col_dux);
+      else
+        RowStatsBackwardRows<kRows, kSilu, false>(x, dy, dx, G, row, kv, qv, du_buf, col_du, col_dux);
+    }
+    for (; row < r1; ++row) {
+      if (all_foldable(row, 1))
+        RowStatsBackwardRows<1, kSilu, true>(x, dy, dx, G, row, kv, qv, du_buf, col_du, col_dux);
+      else
+        RowStatsBackwardRows<1, kSilu, false>(x, dy, dx, G, row, kv, qv, du_buf, col_du, col_dux);
+    }
     if (out_du) {
       for (int64_t c = 0; c < W; ++c) {
         out_du[item * W + c] = col_du[c];
