@@ -13,6 +13,7 @@
 #define DIFFNORM_CORE_SIMD_INL_H_
 #endif
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/cpu_features.h"
@@ -105,7 +106,7 @@ HWY_INLINE void StoreF32(D d, hn::Vec<D> v, float16* p) {
 template <class D, class T>
 HWY_INLINE hn::Vec<D> LoadF32N(D d, const T* p, size_t n) {
   HWY_ALIGN T buf[hn::MaxLanes(d)] = {};
-  std::memcpy(buf, p, n * sizeof(T));
+  std::memcpy(buf, p, std::min(n, hn::MaxLanes(d)) * sizeof(T));  // the bound tells GCC n fits
   return LoadF32(d, buf);
 }
 template <class D, class T>
