@@ -624,11 +624,29 @@ inline VF GradIn(VF dy, VF xh, VF k, VF q, bool silu) {
   return silu ? hn::Mul(dy, SiluGrad(hn::MulAdd(xh, k, q))) : dy;
 }
 
-// Σdu and Σdu·x̂ over one row of `width` with scalars m, m_lo, r, k, q: two fp32 lane
-// accumulators per sum over ≤ FlushElements(), then double.
-template <bool kSilu, class T>
-HWY_INLINE void RowGradSumsOne(const T* xr, const T* gr, int64_t width, VF m, VF mlo, VF r, VF k, VF q, double& s1,
-                               double& s2, float* du_out = nullptr) {
+// The normalization of one row with scalar statistics: x̂ = ((x − m) − m_lo)·r, or where
+// the row is foldable x̂ = x·r + b′ with b′ = −(m + m_lo)·r (one FMA, as the forward's
+// apply folds it); `m` holds b′ then.
+struct RowNorm {
+  VF m, mlo, r;
+  bool fold;
+};
+inline RowNorm RowNormOf(float m, float mlo, float r) {
+  const DF d;
+  const bool fold = foldable(m, r);
+  return {hn::Set(d, fold ? folded_shift(m, mlo, r, 0.0f) : m), hn::Set(d, mlo), hn::Set(d, r), fold};
+}
+template <bool kFold>
+HWY_INLINE VF NormalizedRow(VF x, const RowNorm& n) {
+  if constexpr (kFold) return hn::MulAdd(x, n.r, n.m);
+  return Normalized(x, n.m, n.mlo, n.r);
+}
+
+// Σdu and Σdu·x̂ over one row of `width` with scalars k, q: two fp32 lane accumulators
+// per sum over ≤ FlushElements(), then double.
+template <bool kSilu, bool kFold, class T>
+HWY_INLINE void RowGradSumsOne(const T* xr, const T* gr, int64_t width, const RowNorm& n, VF k, VF q, double& s1,
+                               double& s2, float* du_out) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
   s1 = 0;
@@ -637,8 +655,8 @@ HWY_INLINE void RowGradSumsOne(const T* xr, const T* gr, int64_t width, VF m, VF
     const int64_t end = std::min(width, i + FlushElements());
     VF a1 = hn::Zero(d), a2 = hn::Zero(d), b1 = hn::Zero(d), b2 = hn::Zero(d);
     for (; i + 2 * N <= end; i += 2 * N) {
-      const VF xh0 = Normalized(LoadF32(d, xr + i), m, mlo, r);
-      const VF xh1 = Normalized(LoadF32(d, xr + i + N), m, mlo, r);
+      const VF xh0 = NormalizedRow<kFold>(LoadF32(d, xr + i), n);
+      const VF xh1 = NormalizedRow<kFold>(LoadF32(d, xr + i + N), n);
       const VF du0 = GradIn(LoadF32(d, gr + i), xh0, k, q, kSilu);
       const VF du1 = GradIn(LoadF32(d, gr + i + N), xh1, k, q, kSilu);
       if (du_out) {
@@ -652,7 +670,7 @@ HWY_INLINE void RowGradSumsOne(const T* xr, const T* gr, int64_t width, VF m, VF
     }
     for (; i < end; i += N) {
       const int64_t w = std::min(N, end - i);
-      const VF xh = Normalized(LoadPart(xr + i, w), m, mlo, r);
+      const VF xh = NormalizedRow<kFold>(LoadPart(xr + i, w), n);
       // Lanes past w load dy = 0, so du = 0 there.
       const VF du = GradIn(LoadPart(gr + i, w), xh, k, q, kSilu);
       if (du_out) StorePart(du, du_out + i, w);
@@ -663,21 +681,35 @@ HWY_INLINE void RowGradSumsOne(const T* xr, const T* gr, int64_t width, VF m, VF
     s2 += SumLanes(hn::Add(a2, b2));
   }
 }
+template <bool kSilu, class T>
+HWY_INLINE void RowGradSumsOf(const T* xr, const T* gr, int64_t width, const RowNorm& n, VF k, VF q, double& s1,
+                            double& s2, float* du_out = nullptr) {
+  if (n.fold) RowGradSumsOne<kSilu, true>(xr, gr, width, n, k, q, s1, s2, du_out);
+  else RowGradSumsOne<kSilu, false>(xr, gr, width, n, k, q, s1, s2, du_out);
+}
 
 // dx = r·(k·du − c1 − x̂·c2) over [i0, i1) of one row; du from `du_in` where given (it
-// may be `out` itself), else from dy.
-template <bool kSilu, class T>
-HWY_INLINE void RowGradDxSpan(const T* xr, const T* gr, T* out, int64_t i0, int64_t i1, VF m, VF mlo, VF r, VF k,
-                              VF q, VF c1, VF c2, const float* du_in = nullptr) {
+// may be `out` itself), else from dy. Full vectors first, without per-vector tests.
+template <bool kSilu, bool kFold, class T>
+HWY_INLINE void RowGradDxOne(const T* xr, const T* gr, T* out, int64_t i0, int64_t i1, const RowNorm& n, VF k,
+                             VF q, VF c1, VF c2, const float* du_in) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
-  for (int64_t i = i0; i < i1; i += N) {
-    const int64_t w = std::min(N, i1 - i);
-    const VF xh = Normalized(LoadPart(xr + i, w), m, mlo, r);
+  const auto at = [&](int64_t i, int64_t w) HWY_ATTR __attribute__((always_inline)) {
+    const VF xh = NormalizedRow<kFold>(LoadPart(xr + i, w), n);
     const VF du = du_in ? LoadPart(du_in + i, w) : GradIn(LoadPart(gr + i, w), xh, k, q, kSilu);
     const VF g = hn::NegMulAdd(xh, c2, hn::Sub(hn::Mul(k, du), c1));
-    StorePart(hn::Mul(r, g), out + i, w);
-  }
+    StorePart(hn::Mul(n.r, g), out + i, w);
+  };
+  int64_t i = i0;
+  for (; i + N <= i1; i += N) at(i, N);
+  if (i < i1) at(i, i1 - i);
+}
+template <bool kSilu, class T>
+HWY_INLINE void RowGradDxSpan(const T* xr, const T* gr, T* out, int64_t i0, int64_t i1, const RowNorm& n, VF k,
+                              VF q, VF c1, VF c2, const float* du_in = nullptr) {
+  if (n.fold) RowGradDxOne<kSilu, true>(xr, gr, out, i0, i1, n, k, q, c1, c2, du_in);
+  else RowGradDxOne<kSilu, false>(xr, gr, out, i0, i1, n, k, q, c1, c2, du_in);
 }
 
 template <bool kSilu, class T>
@@ -685,9 +717,8 @@ void RowGradSumsT(const T* x, const T* dy, const RowScalars& S, double* sum_du, 
   const DF d;
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < S.rows; ++row) {
-    RowGradSumsOne<kSilu>(x + row * S.width, dy + row * S.width, S.width, hn::Set(d, S.m[row]),
-                          hn::Set(d, S.mlo[row]), hn::Set(d, S.r[row]), hn::Set(d, S.k[row]), hn::Set(d, S.q[row]),
-                          sum_du[row], sum_dux[row]);
+    RowGradSumsOf<kSilu>(x + row * S.width, dy + row * S.width, S.width, RowNormOf(S.m[row], S.mlo[row], S.r[row]),
+                       hn::Set(d, S.k[row]), hn::Set(d, S.q[row]), sum_du[row], sum_dux[row]);
   }
 }
 
@@ -700,9 +731,8 @@ void RowGradDxT(const T* x, const T* dy, T* dx, const RowScalars& S, const float
     const int64_t row = item / pieces;
     const int64_t i0 = (item % pieces) * kPiece, i1 = std::min(S.width, i0 + kPiece);
     const int64_t o = row * S.width;
-    RowGradDxSpan<kSilu>(x + o, dy + o, dx + o, i0, i1, hn::Set(d, S.m[row]), hn::Set(d, S.mlo[row]),
-                         hn::Set(d, S.r[row]), hn::Set(d, S.k[row]), hn::Set(d, S.q[row]), hn::Set(d, c1v[row]),
-                         hn::Set(d, c2v[row]));
+    RowGradDxSpan<kSilu>(x + o, dy + o, dx + o, i0, i1, RowNormOf(S.m[row], S.mlo[row], S.r[row]),
+                         hn::Set(d, S.k[row]), hn::Set(d, S.q[row]), hn::Set(d, c1v[row]), hn::Set(d, c2v[row]));
   }
 }
 
@@ -728,10 +758,9 @@ void FusedRowBackwardT(const T* x, const T* dy, T* dx, const RowScalars& S, cons
       if (!kept && F.du_scratch) kept = F.du_scratch + int64_t(omp_get_thread_num()) * (r1 - r0) * S.width;
     }
     for (int64_t row = r0; row < r1; ++row) {
-      RowGradSumsOne<kSilu>(x + row * S.width, dy + row * S.width, S.width, hn::Set(d, S.m[row]),
-                            hn::Set(d, S.mlo[row]), hn::Set(d, S.r[row]), hn::Set(d, S.k[row]),
-                            hn::Set(d, S.q[row]), sum_du[row], sum_dux[row],
-                            kept ? kept + (row - r0) * S.width : nullptr);
+      RowGradSumsOf<kSilu>(x + row * S.width, dy + row * S.width, S.width, RowNormOf(S.m[row], S.mlo[row], S.r[row]),
+                         hn::Set(d, S.k[row]), hn::Set(d, S.q[row]), sum_du[row], sum_dux[row],
+                         kept ? kept + (row - r0) * S.width : nullptr);
       t1 += double(S.k[row]) * sum_du[row];
       t2 += double(S.k[row]) * sum_dux[row];
     }
@@ -739,8 +768,8 @@ void FusedRowBackwardT(const T* x, const T* dy, T* dx, const RowScalars& S, cons
     const VF c2 = hn::Set(d, F.stats_constant ? 0.0f : float(t2 / count));
     for (int64_t row = r0; row < r1; ++row) {
       const int64_t o = row * S.width;
-      RowGradDxSpan<kSilu>(x + o, dy + o, dx + o, 0, S.width, hn::Set(d, S.m[row]), hn::Set(d, S.mlo[row]),
-                           hn::Set(d, S.r[row]), hn::Set(d, S.k[row]), hn::Set(d, S.q[row]), c1, c2,
+      RowGradDxSpan<kSilu>(x + o, dy + o, dx + o, 0, S.width, RowNormOf(S.m[row], S.mlo[row], S.r[row]),
+                           hn::Set(d, S.k[row]), hn::Set(d, S.q[row]), c1, c2,
                            kept ? kept + (row - r0) * S.width : nullptr);
     }
   }
