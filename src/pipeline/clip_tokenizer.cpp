@@ -31,7 +31,6 @@ bool starts_with_ignoring_case(std::u32string_view text, std::size_t at, std::u3
 
 bool is_letter(char32_t c) { return unicode::has(c, unicode::kLetter); }
 bool is_number(char32_t c) { return unicode::has(c, unicode::kNumber); }
-bool is_space(char32_t c) { return unicode::has(c, unicode::kSpace); }
 // The `regex` module matches [\p{L}]+ without case folding but the negated class
 // [^\s\p{L}\p{N}] with it, so a non-letter that is case-equivalent to a letter
 // (U+0345, which folds to iota) is matched by neither and is dropped like a space.

@@ -70,7 +70,9 @@ TEST(ImageQuality, MatchesScikitImage) {
     const Tensor a = rgb_tensor(read_png(c.a)), b = rgb_tensor(read_png(c.b));
     const pipeline::ImageQuality q = pipeline::image_quality(a, b);
     expect_matches(c, q.psnr, q.ssim);
-    if (c.name == "identical") EXPECT_EQ(q.ssim, 1.0);
+    if (c.name == "identical") {
+      EXPECT_EQ(q.ssim, 1.0);
+    }
   }
 }
 
@@ -87,7 +89,9 @@ TEST(ImageQuality, CompareCommandMatchesScikitImage) {
     s >> k1 >> psnr >> unit >> k2 >> ssim;
     ASSERT_EQ(k1, "psnr") << out;
     ASSERT_EQ(k2, "ssim") << out;
-    if (std::isinf(c.psnr)) EXPECT_EQ(psnr, "inf") << out;
+    if (std::isinf(c.psnr)) {
+      EXPECT_EQ(psnr, "inf") << out;
+    }
     expect_matches(c, std::stod(psnr), ssim);
   }
 }

@@ -44,7 +44,7 @@ struct Config {
   double offset = 0;  // mean in units of the standard deviation
   double scale = 1;   // standard deviation
   bool large = false; // a shape with reductions longer than one work item
-  std::optional<float> eps;
+  std::optional<float> eps = std::nullopt;
 };
 
 std::string describe(const Config& c, int64_t N, int64_t C, int64_t S, int64_t G, uint64_t seed) {
@@ -267,11 +267,13 @@ void run(const Config& cfg) {
     return (got - ref).abs().max().item<double>() / std::max(scale, 1e-300);
   };
   const torch::Tensor dz = z.grad();
-  if (has_affine)
+  if (has_affine) {
     EXPECT_LE(param_err(from_floats(dw, {C}), wr.grad(), (dz * xh).detach().abs().sum(std::vector<int64_t>{0, 2})), ptol)
         << "dgamma";
-  if (has_beta)
+  }
+  if (has_beta) {
     EXPECT_LE(param_err(from_floats(db, {C}), br.grad(), dz.abs().sum(std::vector<int64_t>{0, 2})), ptol) << "dbeta";
+  }
   if (cfg.modulate) {
     const torch::Tensor du = u.grad();
     EXPECT_LE(param_err(from_floats(dsc, {N, C}), scr.grad(), (du * z).detach().abs().sum(2)), ptol) << "dscale";
