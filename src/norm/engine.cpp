@@ -22,6 +22,18 @@ bool channels_innermost(const NormShape& s) { return s.layout == Layout::NHWC ||
 
 int max_threads() { return omp_get_max_threads(); }
 
+// Calls f(n, k, c0, c1) for each run of channels [c0, c1) of sample n < samples that
+// share statistic k in the Group (runs = groups) and Channel (runs = channels, k = c)
+// reductions: the per-(n, c) tables below are built on one thread while the others wait,
+// so without a division per element, in loops the compiler can vectorize.
+template <class F>
+void for_each_channel_run(const NormSpec& spec, int64_t samples, F f) {
+  const bool group = spec.reduce == Reduce::Group;
+  const int64_t runs = group ? spec.groups : spec.shape.c, len = spec.shape.c / runs;
+  for (int64_t n = 0; n < samples; ++n)
+    for (int64_t g = 0; g < runs; ++g) f(n, group ? n * runs + g : g, g * len, (g + 1) * len);
+}
+
 // k = γ(1 + scale), q = β(1 + scale) + shift per (n, c); stride 0 (shared over n) when
 // there is no modulation. Null γ/β/scale/shift count as 1/0/0/0.
 struct AffineTable {
@@ -42,9 +54,36 @@ AffineTable make_affine(const NormShape& sh, const float* gamma, const float* be
       const float s = mod.scale ? 1.0f + mod.scale[n * C + c] : 1.0f;
       const float t = mod.shift ? mod.shift[n * C + c] : 0.0f;
       k[n * C + c] = g * s;
-      q[n * C + c] = std::fma(b, s, t);
+      q[n * C + c] = float(double(b) * double(s) + double(t));  // std::fma is a libm call here
     }
   return {k, q, mod.active() ? C : 0};
+}
+
+// The apply's per-(n, c) m, m_lo, a = r·k, b = q of `samples` samples (Group / Channel
+// reductions); where fold(k), the centring is folded into b and m = m_lo = 0.
+template <class Fold>
+void channel_apply_rows(const NormSpec& spec, const float* mean, const float* mean_lo, const float* rstd,
+                        const AffineTable& aff, int64_t samples, Fold fold, float* m, float* mlo, float* a,
+                        float* b) {
+  const int64_t C = spec.shape.c;
+  for_each_channel_run(spec, samples, [&](int64_t n, int64_t k, int64_t c0, int64_t c1) {
+    const bool f = fold(k);
+    const float mk = mean[k], lk = mean_lo[k], rk = rstd[k];
+    const float* __restrict kk = aff.k + n * aff.stride;
+    const float* __restrict qq = aff.q + n * aff.stride;
+    float* __restrict mo = m + n * C;
+    float* __restrict lo = mlo + n * C;
+    float* __restrict ao = a + n * C;
+    float* __restrict bo = b + n * C;
+    std::fill(mo + c0, mo + c1, f ? 0.0f : mk);
+    std::fill(lo + c0, lo + c1, f ? 0.0f : lk);
+    for (int64_t c = c0; c < c1; ++c) ao[c] = rk * kk[c];
+    if (f) {
+      for (int64_t c = c0; c < c1; ++c) bo[c] = folded_shift(mk, lk, ao[c], qq[c]);
+    } else {
+      std::copy(qq + c0, qq + c1, bo + c0);
+    }
+  });
 }
 
 // The affine table with one (k, q) per (n, c) row, also where it is shared over n.
@@ -363,15 +402,8 @@ void norm_detail::apply_stats(const NormSpec& spec, const ForwardIO& io, const f
     float* b = arena.allocate_array<float>(size_t(blocks * C));
     bool all_foldable = true;
     for (int64_t k = 0; k < K; ++k) all_foldable = all_foldable && foldable(io.mean[k], io.rstd[k]);
-    for (int64_t n = 0; n < blocks; ++n)
-      for (int64_t c = 0; c < C; ++c) {
-        const int64_t k = spec.stat_index(n, c, 0);
-        m[n * C + c] = all_foldable ? 0.0f : io.mean[k];
-        mlo[n * C + c] = all_foldable ? 0.0f : mean_lo[k];
-        a[n * C + c] = io.rstd[k] * aff.k[n * aff.stride + c];
-        b[n * C + c] = all_foldable ? folded_shift(io.mean[k], mean_lo[k], a[n * C + c], aff.q[n * aff.stride + c])
-                                    : aff.q[n * aff.stride + c];
-      }
+    channel_apply_rows(spec, io.mean, mean_lo, io.rstd, aff, blocks, [&](int64_t) { return all_foldable; }, m, mlo,
+                       a, b);
     L.vec_centred = !all_foldable;
     L.mode = ApplyMode::VecAffine;
     L.rows = N * S;
@@ -387,16 +419,9 @@ void norm_detail::apply_stats(const NormSpec& spec, const ForwardIO& io, const f
     float* mlo = arena.allocate_array<float>(size_t(N * C));
     float* a = arena.allocate_array<float>(size_t(N * C));
     float* b = arena.allocate_array<float>(size_t(N * C));
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < C; ++c) {
-        const int64_t k = spec.stat_index(n, c, 0);
-        const bool fold = foldable(io.mean[k], io.rstd[k]);  // as fused_forward folds
-        m[n * C + c] = fold ? 0.0f : io.mean[k];
-        mlo[n * C + c] = fold ? 0.0f : mean_lo[k];
-        a[n * C + c] = io.rstd[k] * aff.k[n * aff.stride + c];
-        b[n * C + c] = fold ? folded_shift(io.mean[k], mean_lo[k], a[n * C + c], aff.q[n * aff.stride + c])
-                            : aff.q[n * aff.stride + c];
-      }
+    channel_apply_rows(  // folded per row, as fused_forward folds
+        spec, io.mean, mean_lo, io.rstd, aff, N, [&](int64_t k) { return foldable(io.mean[k], io.rstd[k]); }, m, mlo,
+        a, b);
     L.mode = ApplyMode::Scalar;
     L.rows = N * C;
     L.width = S;
@@ -439,19 +464,40 @@ void param_grads(const NormShape& sh, const BackwardIO& io, const double* A, con
   }
 }
 
+// out[n·C + c] = per_stat[k] of each channel of `samples` samples (Group / Channel).
+void per_channel(const NormSpec& spec, int64_t samples, const float* per_stat, float* out) {
+  const int64_t C = spec.shape.c;
+  for_each_channel_run(spec, samples, [&](int64_t n, int64_t k, int64_t c0, int64_t c1) {
+    std::fill(out + n * C + c0, out + n * C + c1, per_stat[k]);
+  });
+}
+
+// The backward's per-(n, c) statistics m, m_lo, r and affine k, q of `samples` samples.
+void channel_grad_rows(const NormSpec& spec, const BackwardIO& io, const float* mean_lo, const AffineTable& aff,
+                       int64_t samples, float* m, float* mlo, float* r, float* k, float* q) {
+  const int64_t C = spec.shape.c;
+  per_channel(spec, samples, io.mean, m);
+  per_channel(spec, samples, mean_lo, mlo);
+  per_channel(spec, samples, io.rstd, r);
+  for (int64_t n = 0; n < samples; ++n) {
+    std::copy(aff.k + n * aff.stride, aff.k + n * aff.stride + C, k + n * C);
+    std::copy(aff.q + n * aff.stride, aff.q + n * aff.stride + C, q + n * C);
+  }
+}
+
 // Per-statistic dx coefficients c1 = Σ k·A / count, c2 = Σ k·B / count from per-(n, c)
 // sums (rows = N, or 1 when A/B are already summed over n for Reduce::Channel).
 void group_coefficients(const NormSpec& spec, const AffineTable& aff, const double* A, const double* B,
                         int64_t rows, bool stats_constant, float* c1, float* c2) {
   const int64_t K = spec.stat_count(), C = spec.shape.c;
   std::vector<double> s1(size_t(K), 0.0), s2(size_t(K), 0.0);
-  for (int64_t n = 0; n < rows; ++n)
-    for (int64_t c = 0; c < C; ++c) {
-      const int64_t k = spec.stat_index(n, c, 0);
+  for_each_channel_run(spec, rows, [&](int64_t n, int64_t k, int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
       const double kk = aff.k[n * aff.stride + c];
       s1[size_t(k)] += kk * A[n * C + c];
       s2[size_t(k)] += kk * B[n * C + c];
     }
+  });
   const double count = double(spec.shape.numel()) / double(K);
   for (int64_t k = 0; k < K; ++k) {
     c1[k] = stats_constant || !spec.center ? 0.0f : float(s1[size_t(k)] / count);
@@ -562,15 +608,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
     float* r = arena.allocate_array<float>(size_t(N * C));
     float* k = arena.allocate_array<float>(size_t(N * C));
     float* q = arena.allocate_array<float>(size_t(N * C));
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < C; ++c) {
-        const int64_t j = spec.stat_index(n, c, 0);
-        m[n * C + c] = io.mean[j];
-        mlo[n * C + c] = mean_lo[j];
-        r[n * C + c] = io.rstd[j];
-        k[n * C + c] = aff.k[n * aff.stride + c];
-        q[n * C + c] = aff.q[n * aff.stride + c];
-      }
+    channel_grad_rows(spec, io, mean_lo, aff, N, m, mlo, r, k, q);
     RowScalars R{N * C, S, m, mlo, r, k, q, io.activation};
     double* A = arena.allocate_array<double>(size_t(N * C));
     double* B = arena.allocate_array<double>(size_t(N * C));
@@ -588,11 +626,8 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
     group_coefficients(spec, aff, A, B, N, stats_constant, c1, c2);
     float* rc1 = arena.allocate_array<float>(size_t(N * C));
     float* rc2 = arena.allocate_array<float>(size_t(N * C));
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < C; ++c) {
-        rc1[n * C + c] = c1[spec.stat_index(n, c, 0)];
-        rc2[n * C + c] = c2[spec.stat_index(n, c, 0)];
-      }
+    per_channel(spec, N, c1, rc1);
+    per_channel(spec, N, c2, rc2);
     row_grad_dx(io.dtype, io.x, io.dy, io.dx, R, rc1, rc2);
     if (want_params) param_grads(sh, io, A, B, N);
     return;
@@ -610,15 +645,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   float* r = arena.allocate_array<float>(size_t(blocks * C));
   float* k = arena.allocate_array<float>(size_t(blocks * C));
   float* q = arena.allocate_array<float>(size_t(blocks * C));
-  for (int64_t n = 0; n < blocks; ++n)
-    for (int64_t c = 0; c < C; ++c) {
-      const int64_t j = spec.stat_index(n, c, 0);
-      m[n * C + c] = io.mean[j];
-      mlo[n * C + c] = mean_lo[j];
-      r[n * C + c] = io.rstd[j];
-      k[n * C + c] = aff.k[n * aff.stride + c];
-      q[n * C + c] = aff.q[n * aff.stride + c];
-    }
+  channel_grad_rows(spec, io, mean_lo, aff, blocks, m, mlo, r, k, q);
   V.m = m;
   V.mlo = mlo;
   V.r = r;
@@ -638,11 +665,8 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   group_coefficients(spec, aff, A.data(), B.data(), blocks, stats_constant, c1, c2);
   float* vc1 = arena.allocate_array<float>(size_t(blocks * C));
   float* vc2 = arena.allocate_array<float>(size_t(blocks * C));
-  for (int64_t n = 0; n < blocks; ++n)
-    for (int64_t c = 0; c < C; ++c) {
-      vc1[n * C + c] = c1[spec.stat_index(n, c, 0)];
-      vc2[n * C + c] = c2[spec.stat_index(n, c, 0)];
-    }
+  per_channel(spec, blocks, c1, vc1);
+  per_channel(spec, blocks, c2, vc2);
   bool all_foldable = io.activation == Activation::None;
   for (int64_t j = 0; j < K && all_foldable; ++j) all_foldable = foldable(io.mean[j], io.rstd[j]);
   if (all_foldable) {
