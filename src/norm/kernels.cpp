@@ -807,6 +807,8 @@ HWY_INLINE void ColGradTileSums(const T* x, const T* dy, int64_t width, int64_t 
   for (int64_t row = r0; row < r1; ++row) {
     const int64_t o = row * width + col;
     for (int v = 0; v < V; ++v) {
+      hwy::Prefetch(x + o + kAhead * width + v * N);  // as in ColumnTileSums
+      hwy::Prefetch(dy + o + kAhead * width + v * N);
       const VF xh = Normalized(LoadF32(d, x + o + v * N), m[v], mlo[v], r[v]);
       VF du = LoadF32(d, dy + o + v * N);
       if constexpr (kSilu) {
@@ -871,47 +873,67 @@ void ColGradSumsT(const T* x, const T* dy, const ColVectors& P, double* out_du, 
   }
 }
 
+// Calls f(c, w, full) for the vectors of columns [0, W): full ones (w = Lanes, full =
+// std::true_type: plain loads and stores, no per-vector tests), then a partial last one.
+template <class F>
+HWY_INLINE void ForColumnVectors(int64_t W, F f) {
+  const int64_t N = int64_t(hn::Lanes(DF()));
+  int64_t c = 0;
+  for (; c + N <= W; c += N) f(c, N, std::true_type{});
+  if (c < W) f(c, W - c, std::false_type{});
+}
+template <bool kFull, class T>
+HWY_INLINE VF LoadCols(const T* p, int64_t w) {
+  if constexpr (kFull) return LoadF32(DF(), p);
+  else return LoadPart(p, w);
+}
+template <bool kFull, class T>
+HWY_INLINE void StoreCols(VF v, T* p, int64_t w) {
+  if constexpr (kFull) StoreF32(DF(), v, p);
+  else StorePart(v, p, w);
+}
+
 // dx = p·dy + q·x + o with per-column vectors (the folded form of r·(k·dy − c1 − x̂·c2)).
 template <class T>
 void ColGradDxFoldedT(const T* x, const T* dy, T* dx, const ColLayout& L, const float* p, const float* q,
                       const float* o) {
-  const DF d;
-  const int64_t N = int64_t(hn::Lanes(d));
-  const int64_t rows = L.blocks * L.rows;
+  const int64_t rows = L.blocks * L.rows, W = L.width;
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < rows; ++row) {
-    const int64_t vo = (row / L.rows) * L.width;
-    const int64_t ro = row * L.width;
-    for (int64_t c = 0; c < L.width; c += N) {
-      const int64_t w = std::min(N, L.width - c);
-      const VF t = hn::MulAdd(LoadVecPart(q + vo + c, w), LoadPart(x + ro + c, w), LoadVecPart(o + vo + c, w));
-      StorePart(hn::MulAdd(LoadVecPart(p + vo + c, w), LoadPart(dy + ro + c, w), t), dx + ro + c, w);
-    }
+    const int64_t vo = (row / L.rows) * W;
+    const T* xr = x + row * W;
+    const T* gr = dy + row * W;
+    T* dr = dx + row * W;
+    ForColumnVectors(W, [=](int64_t c, int64_t w, auto full) {
+      constexpr bool kFull = decltype(full)::value;
+      const VF t = hn::MulAdd(LoadCols<kFull>(q + vo + c, w), LoadCols<kFull>(xr + c, w),
+                              LoadCols<kFull>(o + vo + c, w));
+      StoreCols<kFull>(hn::MulAdd(LoadCols<kFull>(p + vo + c, w), LoadCols<kFull>(gr + c, w), t), dr + c, w);
+    });
   }
 }
 
 template <class T>
 void ColGradDxT(const T* x, const T* dy, T* dx, const ColVectors& V, const float* c1v, const float* c2v) {
-  const DF d;
-  const int64_t N = int64_t(hn::Lanes(d));
   const ColLayout& L = V.layout;
   const bool silu = V.act == Activation::SiLU;
-  const int64_t rows = L.blocks * L.rows;
+  const int64_t rows = L.blocks * L.rows, W = L.width;
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < rows; ++row) {
-    const int64_t vo = (row / L.rows) * L.width;
-    const int64_t o = row * L.width;
-    for (int64_t c = 0; c < L.width; c += N) {
-      const int64_t w = std::min(N, L.width - c);
-      const VF m = LoadVecPart(V.m + vo + c, w), mlo = LoadVecPart(V.mlo + vo + c, w);
-      const VF r = LoadVecPart(V.r + vo + c, w);
-      const VF k = LoadVecPart(V.k + vo + c, w), q = LoadVecPart(V.q + vo + c, w);
-      const VF xh = Normalized(LoadPart(x + o + c, w), m, mlo, r);
-      const VF du = GradIn(LoadPart(dy + o + c, w), xh, k, q, silu);
-      const VF g = hn::NegMulAdd(xh, LoadVecPart(c2v + vo + c, w),
-                                 hn::Sub(hn::Mul(k, du), LoadVecPart(c1v + vo + c, w)));
-      StorePart(hn::Mul(r, g), dx + o + c, w);
-    }
+    const int64_t vo = (row / L.rows) * W;
+    const T* xr = x + row * W;
+    const T* gr = dy + row * W;
+    T* dr = dx + row * W;
+    ForColumnVectors(W, [=](int64_t c, int64_t w, auto full) {
+      constexpr bool kFull = decltype(full)::value;
+      const int64_t i = vo + c;
+      const VF r = LoadCols<kFull>(V.r + i, w), k = LoadCols<kFull>(V.k + i, w);
+      const VF xh = Normalized(LoadCols<kFull>(xr + c, w), LoadCols<kFull>(V.m + i, w),
+                               LoadCols<kFull>(V.mlo + i, w), r);
+      const VF du = GradIn(LoadCols<kFull>(gr + c, w), xh, k, LoadCols<kFull>(V.q + i, w), silu);
+      const VF g = hn::NegMulAdd(xh, LoadCols<kFull>(c2v + i, w), hn::Sub(hn::Mul(k, du), LoadCols<kFull>(c1v + i, w)));
+      StoreCols<kFull>(hn::Mul(r, g), dr + c, w);
+    });
   }
 }
 
