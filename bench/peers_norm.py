@@ -178,16 +178,16 @@ def main():
 
     load = os.getloadavg()
     print(f"threads {a.threads}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; torch {torch.__version__}")
-    print("| layer | shape | layout | dtype | dir | memory | diffnorm ms | GB/s | copy GB/s | % of copy "
+    print("| layer | shape | layout | dtype | dir | memory | diffnorm ms | GB/s | copy GB/s | % of copy | read GB/s "
           "| PyTorch ms | vs PyTorch | oneDNN ms | vs oneDNN |")
-    print("|" + "---|" * 14)
+    print("|" + "---|" * 15)
     for c in rows:
         frac = c["gbps"] / c["copy_gbps"]
         vs_torch = c["torch_ms"] / c["ms"]
         one = f"{c['onednn_ms']:.3f} | {c['onednn_ms'] / c['ms']:.2f}x" if c["onednn_ms"] else "- | -"
         print(f"| {c['layer']} | {'x'.join(map(str, c['shape']))} | {c['layout']} | {c['dtype']} | "
               f"{c['direction'][:3]} | {c['memory']} | {c['ms']:.3f} | {c['gbps']:.1f} | {c['copy_gbps']:.1f} | "
-              f"{100 * frac:.0f}% | {c['torch_ms']:.3f} | {vs_torch:.2f}x | {one} |")
+              f"{100 * frac:.0f}% | {c['read_gbps']:.1f} | {c['torch_ms']:.3f} | {vs_torch:.2f}x | {one} |")
 
     misses = []
     by_key = {case_key(c): c for c in rows}

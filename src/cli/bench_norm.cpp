@@ -4,7 +4,8 @@
 //
 // Effective bandwidth = bytes every operand is read once + every output written once,
 // divided by the time. The copy baseline moves the same total (half read, half written),
-// so "fraction of copy" = copy time / layer time.
+// so "fraction of copy" = copy time / layer time. The read baseline only reads the
+// activation operands: what a kernel that must read its input twice is up against.
 //
 // Memory: "cache" repeats the call on one set of operands small enough to stay in the
 // last-level cache; "dram" cycles through enough copies of the operands (a ring larger
@@ -104,6 +105,7 @@ struct Slab {
   std::size_t x = 0, dy = 0, out = 0;  // out: y (forward) or dx (backward)
   std::size_t gamma = 0, beta = 0, mean = 0, rstd = 0, running_mean = 0, running_var = 0;
   std::size_t dgamma = 0, dbeta = 0;
+  std::size_t act = 0;          // bytes of one activation operand (x, dy, y, dx)
   std::size_t bytes = 0;        // slab size (64-byte multiple)
   std::size_t traffic = 0;      // bytes read once + written once by one call
 };
@@ -122,6 +124,7 @@ Slab plan_slab(const NormCase& c) {
   const bool affine = c.layer != "instancenorm" && c.layer != "pixelnorm";
   const bool has_beta = affine && c.layer != "rmsnorm";
   const bool running = c.layer.starts_with("batchnorm");
+  slab.act = act;
   slab.x = take(act);
   if (c.backward) slab.dy = take(act);
   slab.out = take(act);
@@ -247,7 +250,7 @@ struct Options {
 };
 
 struct Result {
-  double ms, gbps, copy_gbps;
+  double ms, gbps, copy_gbps, read_gbps;
   std::string copy_kind;
 };
 
@@ -264,18 +267,29 @@ Result measure(const NormCase& c, Memory memory, const Options& opt, BenchPool& 
 
   // The copy moves the same traffic: half of it read, half written.
   const std::size_t half = slab.traffic / 2 / 64 * 64;
+  // The read baseline reads the activation operands (x, dy, y or dx), each split evenly
+  // over the threads as the kernels split them, so that no thread reads lines another
+  // thread's cache holds.
+  const std::size_t read_bytes = slab.act * (c.backward ? 3 : 2);
+  uint64_t checksum = 0;
+  auto read_operands = [&](std::byte* base) {
+    for (std::size_t at : {slab.x, slab.out}) checksum ^= parallel_read(base + at, slab.act);
+    if (c.backward) checksum ^= parallel_read(base + slab.dy, slab.act);
+  };
   auto at = [&](std::size_t call) { return ring + (call % copies) * slab.bytes; };
   TimingPlan plan;
   if (opt.quick) plan = {1, 5, 1.0};
   const std::vector<double> ms = median_ms_interleaved(
       {[&](std::size_t call) { run_case(c, slab, at(call), arena); },
        [&](std::size_t call) { parallel_memcpy(at(call) + slab.bytes - half, at(call), half); },
-       [&](std::size_t call) { parallel_stream_copy(at(call) + slab.bytes - half, at(call), half); }},
+       [&](std::size_t call) { parallel_stream_copy(at(call) + slab.bytes - half, at(call), half); },
+       [&](std::size_t call) { read_operands(at(call)); }},
       plan);
   const double memcpy_gbps = 2.0 * double(half) / (ms[1] * 1e6);
   const double stream_gbps = 2.0 * double(half) / (ms[2] * 1e6);
+  if (checksum == 1) std::fputc(' ', stderr);  // keeps the reads
   return {ms[0], double(slab.traffic) / (ms[0] * 1e6), std::max(memcpy_gbps, stream_gbps),
-          memcpy_gbps >= stream_gbps ? "memcpy" : "stream"};
+          double(read_bytes) / (ms[3] * 1e6), memcpy_gbps >= stream_gbps ? "memcpy" : "stream"};
 }
 
 void bench_norm(const Options& opt) {
@@ -297,8 +311,8 @@ void bench_norm(const Options& opt) {
     fmt::print("diffnorm bench norm: {} threads, SIMD {}; cache = operands <= {} MiB reused, "
                "dram = a ring of >= {} MiB of operand copies\n",
                threads, hwy::TargetName(hwy::SupportedAndGeneratedTargets().front()), opt.cache_mib, opt.dram_mib);
-    fmt::print("{:<16} {:<16} {:<5} {:<5} {:<9} {:<6} {:>9} {:>8} {:>9} {:>7}\n", "layer", "shape", "lay.",
-               "dtype", "direction", "memory", "ms", "GB/s", "copy GB/s", "% copy");
+    fmt::print("{:<16} {:<16} {:<5} {:<5} {:<9} {:<6} {:>9} {:>8} {:>9} {:>7} {:>9}\n", "layer", "shape", "lay.",
+               "dtype", "direction", "memory", "ms", "GB/s", "copy GB/s", "% copy", "read GB/s");
   }
   BenchPool pool;
   for (const NormCase& c : cases) {
@@ -315,13 +329,13 @@ void bench_norm(const Options& opt) {
         fmt::print(
             "{{\"layer\": \"{}\", \"shape\": [{}], \"layout\": \"{}\", \"dtype\": \"{}\", \"direction\": \"{}\", "
             "\"memory\": \"{}\", \"threads\": {}, \"bytes\": {}, \"ms\": {:.6g}, \"gbps\": {:.6g}, "
-            "\"copy_gbps\": {:.6g}, \"copy_kind\": \"{}\"}}\n",
+            "\"copy_gbps\": {:.6g}, \"copy_kind\": \"{}\", \"read_gbps\": {:.6g}}}\n",
             c.layer, fmt::join(c.shape, ", "), c.layout, dtype, direction, memory_name, threads, slab.traffic, r.ms,
-            r.gbps, r.copy_gbps, r.copy_kind);
+            r.gbps, r.copy_gbps, r.copy_kind, r.read_gbps);
       } else {
-        fmt::print("{:<16} {:<16} {:<5} {:<5} {:<9} {:<6} {:>9.4f} {:>8.1f} {:>9.1f} {:>6.0f}%\n", c.layer,
+        fmt::print("{:<16} {:<16} {:<5} {:<5} {:<9} {:<6} {:>9.4f} {:>8.1f} {:>9.1f} {:>6.0f}% {:>9.1f}\n", c.layer,
                    shape_text(c.shape), c.layout, dtype, direction, memory_name, r.ms, r.gbps, r.copy_gbps,
-                   100.0 * r.gbps / r.copy_gbps);
+                   100.0 * r.gbps / r.copy_gbps, r.read_gbps);
       }
       std::fflush(stdout);
     }

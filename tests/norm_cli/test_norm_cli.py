@@ -316,11 +316,12 @@ bench = subprocess.run([BIN, "bench", "norm", "--json", "--quick", "--layer", "l
                        capture_output=True, text=True)
 checks += 1
 records = [json.loads(line) for line in bench.stdout.splitlines()] if bench.returncode == 0 else []
-fields = {"layer", "shape", "layout", "dtype", "direction", "memory", "ms", "gbps", "copy_gbps", "bytes", "threads"}
+fields = {"layer", "shape", "layout", "dtype", "direction", "memory", "ms", "gbps", "copy_gbps", "read_gbps", "bytes",
+          "threads"}
 small = [r for r in records if r["shape"] == [2, 77, 768] and r["dtype"] == "f32" and r["direction"] == "forward"]
 if bench.returncode != 0 or not small or any(
         not fields <= set(r) or r["layer"] != "layernorm" or r["memory"] != "cache" or r["ms"] <= 0 or
-        r["copy_gbps"] <= 0 or abs(r["gbps"] - r["bytes"] / (r["ms"] * 1e6)) > 1e-3 * r["gbps"] for r in records):
+        r["copy_gbps"] <= 0 or r["read_gbps"] <= 0 or abs(r["gbps"] - r["bytes"] / (r["ms"] * 1e6)) > 1e-3 * r["gbps"] for r in records):
     failures.append(f"bench norm --json: exit {bench.returncode}, records {records[:2]}, stderr {bench.stderr!r}")
 elif small[0]["bytes"] < 2 * 2 * 77 * 768 * 4:  # x read and y written at least
     failures.append(f"bench norm: [2,77,768] f32 forward counts {small[0]['bytes']} bytes, fewer than x + y")
