@@ -512,8 +512,9 @@ void group_coefficients(const NormSpec& spec, const AffineTable& aff, const doub
 // (eval) are exact as given.
 constexpr double kMeanLoNeeded = 4.0;
 
-// The fused backward keeps SiLU's du of a span (fp32) in a per-thread scratch of up to
-// this many values in all (64 MiB): cheaper than recomputing SiLU' even from L3.
+// The backward with SiLU keeps du (fp32) for the dx pass in a scratch of up to this many
+// values in all (64 MiB): per-thread spans (fused channels-first), or the whole tensor
+// (channels-last): cheaper than recomputing SiLU' even from L3.
 constexpr int64_t kKeptDuFloats = int64_t(1) << 24;
 
 const float* mean_low_part(const NormSpec& spec, const BackwardIO& io, bool stats_constant, Arena& arena) {
@@ -640,6 +641,8 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   // Work items of ≥ 64 rows and ~32K elements: few partial sums to add up.
   V.layout = {blocks, shared ? N * S : S, C, std::max<int64_t>(64, 32768 / C)};
   V.act = io.activation;
+  if (io.activation == Activation::SiLU && io.dx && sh.numel() <= kKeptDuFloats)
+    V.du = arena.allocate_array<float>(size_t(sh.numel()));
   float* m = arena.allocate_array<float>(size_t(blocks * C));
   float* mlo = arena.allocate_array<float>(size_t(blocks * C));
   float* r = arena.allocate_array<float>(size_t(blocks * C));

@@ -789,10 +789,11 @@ void FusedRowBackwardT(const T* x, const T* dy, T* dx, const RowScalars& S, cons
 }
 
 // Σdu and Σdu·x̂ over rows [r0, r1) of V full vectors of columns from col (vectors m,
-// m_lo, r, k, q offset to the block), added in double to s1[col..], s2[col..].
-template <int V, bool kSilu, class T>
+// m_lo, r, k, q offset to the block), added in double to s1[col..], s2[col..]; kKeep:
+// du is also stored to `keep` (the block's du, rows × width).
+template <int V, bool kSilu, bool kKeep, class T>
 HWY_INLINE void ColGradTileSums(const T* x, const T* dy, int64_t width, int64_t r0, int64_t r1, int64_t col,
-                                const ColVectors& P, int64_t vo, double* s1, double* s2) {
+                                const ColVectors& P, int64_t vo, float* keep, double* s1, double* s2) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
   VF m[V], mlo[V], r[V], a1[V], a2[V];
@@ -814,6 +815,7 @@ HWY_INLINE void ColGradTileSums(const T* x, const T* dy, int64_t width, int64_t 
       if constexpr (kSilu) {
         const int64_t c = vo + col + v * N;
         du = GradIn(du, xh, hn::LoadU(d, P.k + c), hn::LoadU(d, P.q + c), true);
+        if constexpr (kKeep) hn::StoreU(du, d, keep + o + v * N);
       }
       a1[v] = hn::Add(a1[v], du);
       a2[v] = hn::MulAdd(du, xh, a2[v]);
@@ -825,7 +827,7 @@ HWY_INLINE void ColGradTileSums(const T* x, const T* dy, int64_t width, int64_t 
   }
 }
 
-template <bool kSilu, class T>
+template <bool kSilu, bool kKeep, class T>
 void ColGradSumsT(const T* x, const T* dy, const ColVectors& P, double* out_du, double* out_dux) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
@@ -839,6 +841,7 @@ void ColGradSumsT(const T* x, const T* dy, const ColVectors& P, double* out_du, 
     const T* xb = x + b * L.rows * W;
     const T* gb = dy + b * L.rows * W;
     const int64_t vo = b * W;
+    float* keep = kKeep ? P.du + b * L.rows * W : nullptr;
     double* s1 = out_du + item * W;
     double* s2 = out_dux + item * W;
     std::fill(s1, s1 + W, 0.0);
@@ -846,9 +849,10 @@ void ColGradSumsT(const T* x, const T* dy, const ColVectors& P, double* out_du, 
     for (int64_t f0 = r0; f0 < r1; f0 += kFlushRows) {
       const int64_t f1 = std::min(r1, f0 + kFlushRows);
       int64_t c = 0;
-      for (; c + kTile * N <= W; c += kTile * N) ColGradTileSums<kTile, kSilu>(xb, gb, W, f0, f1, c, P, vo, s1, s2);
-      for (; c + 2 * N <= W; c += 2 * N) ColGradTileSums<2, kSilu>(xb, gb, W, f0, f1, c, P, vo, s1, s2);
-      for (; c + N <= W; c += N) ColGradTileSums<1, kSilu>(xb, gb, W, f0, f1, c, P, vo, s1, s2);
+      for (; c + kTile * N <= W; c += kTile * N)
+        ColGradTileSums<kTile, kSilu, kKeep>(xb, gb, W, f0, f1, c, P, vo, keep, s1, s2);
+      for (; c + 2 * N <= W; c += 2 * N) ColGradTileSums<2, kSilu, kKeep>(xb, gb, W, f0, f1, c, P, vo, keep, s1, s2);
+      for (; c + N <= W; c += N) ColGradTileSums<1, kSilu, kKeep>(xb, gb, W, f0, f1, c, P, vo, keep, s1, s2);
       if (c < W) {  // a partial last vector
         const int64_t w = W - c;
         const VF m = LoadVecPart(P.m + vo + c, w), mlo = LoadVecPart(P.mlo + vo + c, w);
@@ -858,6 +862,7 @@ void ColGradSumsT(const T* x, const T* dy, const ColVectors& P, double* out_du, 
         for (int64_t row = f0; row < f1; ++row) {
           const VF xh = Normalized(LoadPart(xb + row * W + c, w), m, mlo, r);
           const VF du = GradIn(LoadPart(gb + row * W + c, w), xh, k, q, kSilu);  // 0 past w
+          if constexpr (kKeep) StorePart(du, keep + row * W + c, w);
           a1 = hn::Add(a1, du);
           a2 = hn::MulAdd(du, xh, a2);
         }
@@ -913,7 +918,8 @@ void ColGradDxFoldedT(const T* x, const T* dy, T* dx, const ColLayout& L, const 
   }
 }
 
-template <class T>
+// kKept: du is read from V.du (SiLU's, kept by the sums pass), not computed from dy.
+template <bool kKept, class T>
 void ColGradDxT(const T* x, const T* dy, T* dx, const ColVectors& V, const float* c1v, const float* c2v) {
   const ColLayout& L = V.layout;
   const bool silu = V.act == Activation::SiLU;
@@ -923,6 +929,7 @@ void ColGradDxT(const T* x, const T* dy, T* dx, const ColVectors& V, const float
     const int64_t vo = (row / L.rows) * W;
     const T* xr = x + row * W;
     const T* gr = dy + row * W;
+    const float* kept = kKept ? V.du + row * W : nullptr;
     T* dr = dx + row * W;
     ForColumnVectors(W, [=](int64_t c, int64_t w, auto full) {
       constexpr bool kFull = decltype(full)::value;
@@ -930,7 +937,8 @@ void ColGradDxT(const T* x, const T* dy, T* dx, const ColVectors& V, const float
       const VF r = LoadCols<kFull>(V.r + i, w), k = LoadCols<kFull>(V.k + i, w);
       const VF xh = Normalized(LoadCols<kFull>(xr + c, w), LoadCols<kFull>(V.m + i, w),
                                LoadCols<kFull>(V.mlo + i, w), r);
-      const VF du = GradIn(LoadCols<kFull>(gr + c, w), xh, k, LoadCols<kFull>(V.q + i, w), silu);
+      const VF du = kKept ? LoadCols<kFull>(kept + c, w)
+                          : GradIn(LoadCols<kFull>(gr + c, w), xh, k, LoadCols<kFull>(V.q + i, w), silu);
       const VF g = hn::NegMulAdd(xh, LoadCols<kFull>(c2v + i, w), hn::Sub(hn::Mul(k, du), LoadCols<kFull>(c1v + i, w)));
       StoreCols<kFull>(hn::Mul(r, g), dr + c, w);
     });
@@ -1192,8 +1200,9 @@ void ColGradSums(DType t, const void* x, const void* dy, const ColVectors& V, do
     using T = decltype(tag);
     const auto* xt = static_cast<const T*>(x);
     const auto* gt = static_cast<const T*>(dy);
-    if (V.act == Activation::SiLU) ColGradSumsT<true>(xt, gt, V, a, b);
-    else ColGradSumsT<false>(xt, gt, V, a, b);
+    if (V.act != Activation::SiLU) ColGradSumsT<false, false>(xt, gt, V, a, b);
+    else if (V.du) ColGradSumsT<true, true>(xt, gt, V, a, b);
+    else ColGradSumsT<true, false>(xt, gt, V, a, b);
   });
 }
 void ColGradDxFolded(DType t, const void* x, const void* dy, void* dx, const ColLayout& L, const float* p,
@@ -1207,7 +1216,10 @@ void ColGradDx(DType t, const void* x, const void* dy, void* dx, const ColVector
                const float* c2) {
   ByType(t, [&](auto tag) {
     using T = decltype(tag);
-    ColGradDxT(static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dx), V, c1, c2);
+    const auto* xt = static_cast<const T*>(x);
+    const auto* gt = static_cast<const T*>(dy);
+    if (V.du && V.act == Activation::SiLU) ColGradDxT<true>(xt, gt, static_cast<T*>(dx), V, c1, c2);
+    else ColGradDxT<false>(xt, gt, static_cast<T*>(dx), V, c1, c2);
   });
 }
 void RowStatsBackward(DType t, const void* x, const void* dy, void* dx, const RowStatsGrad& G, double* a,

@@ -183,11 +183,14 @@ void fused_row_backward(DType dtype, const void* x, const void* dy, void* dx, co
 
 /// Blocks of rows × width with per-block column vectors m, r, k, q (vec[block·width + c])
 /// and c1, c2 for dx: column sums of du and du·x̂ per (block, row chunk):
-/// out_du/out_dux[(b·chunks + j)·width + c].
+/// out_du/out_dux[(b·chunks + j)·width + c]. With SiLU, `du` (null = none) is an fp32
+/// tensor of x's size that col_grad_sums fills with du and col_grad_dx reads instead of
+/// computing SiLU' again.
 struct ColVectors {
   ColLayout layout;
   const float *m = nullptr, *mlo = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;
   Activation act = Activation::None;
+  float* du = nullptr;
 };
 void col_grad_sums(DType dtype, const void* x, const void* dy, const ColVectors& v, double* out_du,
                    double* out_dux);
