@@ -512,10 +512,6 @@ void group_coefficients(const NormSpec& spec, const AffineTable& aff, const doub
 // (eval) are exact as given.
 constexpr double kMeanLoNeeded = 4.0;
 
-// The backward with SiLU keeps du (fp32) for the dx pass in a scratch of up to this many
-// values in all (64 MiB): per-thread spans (fused channels-first), or the whole tensor
-// (channels-last): cheaper than recomputing SiLU' even from L3.
-constexpr int64_t kKeptDuFloats = int64_t(1) << 24;
 
 const float* mean_low_part(const NormSpec& spec, const BackwardIO& io, bool stats_constant, Arena& arena) {
   const int64_t K = spec.stat_count();
@@ -617,7 +613,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
     if (spec.reduce == Reduce::Group && 2 * span * int64_t(dtype_size(io.dtype)) <= kFusedSpanBytes &&
         K >= max_threads()) {
       FusedGrad F{C / spec.groups, spec.center, stats_constant};
-      if (io.activation == Activation::SiLU && max_threads() * span <= kKeptDuFloats)
+      if (io.activation == Activation::SiLU && max_threads() * span <= kept_du_floats)
         F.du_scratch = arena.allocate_array<float>(size_t(max_threads() * span));
       fused_row_backward(io.dtype, io.x, io.dy, io.dx, R, F, A, B);
       if (want_params) param_grads(sh, io, A, B, N);
@@ -641,7 +637,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   // Work items of ≥ 64 rows and ~32K elements: few partial sums to add up.
   V.layout = {blocks, shared ? N * S : S, C, std::max<int64_t>(64, 32768 / C)};
   V.act = io.activation;
-  if (io.activation == Activation::SiLU && io.dx && sh.numel() <= kKeptDuFloats)
+  if (io.activation == Activation::SiLU && io.dx && sh.numel() <= kept_du_floats)
     V.du = arena.allocate_array<float>(size_t(sh.numel()));
   float* m = arena.allocate_array<float>(size_t(blocks * C));
   float* mlo = arena.allocate_array<float>(size_t(blocks * C));

@@ -7,6 +7,12 @@
 
 namespace diffnorm::norm_detail {
 
+/// The backward with SiLU keeps du (fp32) for the dx pass in a scratch of up to this many
+/// values in all (64 MiB): per-thread spans (fused channels-first), or the whole tensor
+/// (channels-last): cheaper than recomputing SiLU' even from L3. Beyond, SiLU' is computed
+/// twice, with the same result. Not const so that tests can cover that path.
+inline int64_t kept_du_floats = int64_t(1) << 24;
+
 /// Moments of every statistic of spec (stats[spec.stat_count()]).
 void compute_moments(const NormSpec& spec, DType dtype, const void* x, Moments* stats, Arena& arena);
 
