@@ -54,7 +54,7 @@ AffineTable make_affine(const NormShape& sh, const float* gamma, const float* be
       const float s = mod.scale ? 1.0f + mod.scale[n * C + c] : 1.0f;
       const float t = mod.shift ? mod.shift[n * C + c] : 0.0f;
       k[n * C + c] = g * s;
-      q[n * C + c] = float(double(b) * double(s) + double(t));  // std::fma is a libm call here
+      q[n * C + c] = float(double(b) * double(s) + double(t));  // exact product; std::fma: a libm call here
     }
   return {k, q, mod.active() ? C : 0};
 }
@@ -511,7 +511,6 @@ void group_coefficients(const NormSpec& spec, const AffineTable& aff, const doub
 // from x (one more read of x, only for data far from zero mean). Constant statistics
 // (eval) are exact as given.
 constexpr double kMeanLoNeeded = 4.0;
-
 
 const float* mean_low_part(const NormSpec& spec, const BackwardIO& io, bool stats_constant, Arena& arena) {
   const int64_t K = spec.stat_count();
