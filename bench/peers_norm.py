@@ -9,6 +9,11 @@ or pixel normalization). All three time the same way: warm-up samples, then the 
 samples; "cache" reuses one set of operands, "dram" cycles through a ring of operand copies
 larger than any cache. Prints a Markdown table with the ratios and the targets missed.
 
+Memory bandwidth on a shared machine drifts between minutes, and PyTorch runs a minute or
+so after diffnorm's measurement of the same case. So PyTorch's time is interleaved with a
+PyTorch copy of the same bytes (`Tensor.copy_`), and "PyTorch % of its copy" is comparable
+with diffnorm's "% of copy" whatever the drift; "vs PyTorch" is the plain ratio of times.
+
 Usage: /usr/bin/python3 bench/peers_norm.py --diffnorm build/diffnorm \
            --onednn build/bench/onednn_norm_peer [--threads N] [--quick] [--layer L] [--json OUT]
 """
@@ -33,22 +38,28 @@ GRAD_PARAMS = {"groupnorm": ["w", "b"], "groupnorm+silu": ["w", "b"], "layernorm
                "batchnorm-train": ["w", "b"]}
 
 
-def median_ms(call, quick):
-    """As diffnorm's bench: warm-up samples calibrate the calls per sample, then the median."""
+def median_ms(calls, quick):
+    """As diffnorm's bench: warm-up samples calibrate the calls per sample, then the median
+    of each call's samples, the calls' samples interleaved (one of each in turn) so that
+    all of them see the same machine load."""
     warmup, samples, min_ms = (1, 5, 1.0) if quick else (2, 15, 3.0)
-    count, per_sample = 0, 1
+    counts, per_sample = [0] * len(calls), [1] * len(calls)
 
-    def sample():
-        nonlocal count
+    def sample(j):
         start = time.perf_counter()
-        for _ in range(per_sample):
-            call(count)
-            count += 1
-        return (time.perf_counter() - start) * 1e3 / per_sample
+        for _ in range(per_sample[j]):
+            calls[j](counts[j])
+            counts[j] += 1
+        return (time.perf_counter() - start) * 1e3 / per_sample[j]
 
     for _ in range(warmup):
-        per_sample = max(1, math.ceil(min_ms / max(sample(), 1e-6)))
-    return statistics.median(sample() for _ in range(samples))
+        for j in range(len(calls)):
+            per_sample[j] = max(1, math.ceil(min_ms / max(sample(j), 1e-6)))
+    times = [[] for _ in calls]
+    for _ in range(samples):
+        for j in range(len(calls)):
+            times[j].append(sample(j))
+    return [statistics.median(t) for t in times]
 
 
 def torch_forward(layer, x, p):
@@ -73,6 +84,8 @@ def torch_forward(layer, x, p):
 
 
 def torch_case(case, quick, dram_mib):
+    """PyTorch's time for the case and, interleaved with it, the time of a PyTorch copy of
+    the same bytes as diffnorm's copy baseline (half read, half written), in ms."""
     dtype = {"f32": torch.float32, "bf16": torch.bfloat16}[case["dtype"]]
     shape, layer, backward = case["shape"], case["layer"], case["direction"] == "backward"
     copies = 1 if case["memory"] == "cache" else max(2, math.ceil(dram_mib * 2 ** 20 / case["bytes"]))
@@ -113,8 +126,14 @@ def torch_case(case, quick, dram_mib):
         def call(i):
             e = sets[i % copies]
             torch_forward(layer, e["x"], e["p"])
+    half = case["bytes"] // 2
+    ring = [(torch.ones(half, dtype=torch.uint8), torch.zeros(half, dtype=torch.uint8)) for _ in range(copies)]
+
+    def copy(i):
+        src, dst = ring[i % copies]
+        dst.copy_(src)
     with torch.no_grad() if not backward else torch.enable_grad():
-        return median_ms(call, quick)
+        return median_ms([call, copy], quick)
 
 
 def case_key(c):
@@ -171,7 +190,7 @@ def main():
         cases = [c for c in map(json.loads, out.splitlines()) if c["layer"] == layer]
         onednn = onednn_cases(a.onednn, cases, a.threads, a.quick, a.dram_mib)
         for c in cases:
-            c["torch_ms"] = torch_case(c, a.quick, a.dram_mib)
+            c["torch_ms"], c["torch_copy_ms"] = torch_case(c, a.quick, a.dram_mib)
             c["onednn_ms"] = onednn.get(case_key(c))
             rows.append(c)
             print(f"measured {' '.join(case_key(c))}", file=sys.stderr, flush=True)
@@ -179,15 +198,16 @@ def main():
     load = os.getloadavg()
     print(f"threads {a.threads}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; torch {torch.__version__}")
     print("| layer | shape | layout | dtype | dir | memory | diffnorm ms | GB/s | copy GB/s | % of copy | read GB/s "
-          "| PyTorch ms | vs PyTorch | oneDNN ms | vs oneDNN |")
-    print("|" + "---|" * 15)
+          "| PyTorch ms | PyTorch % of its copy | vs PyTorch | oneDNN ms | vs oneDNN |")
+    print("|" + "---|" * 16)
     for c in rows:
         frac = c["gbps"] / c["copy_gbps"]
         vs_torch = c["torch_ms"] / c["ms"]
         one = f"{c['onednn_ms']:.3f} | {c['onednn_ms'] / c['ms']:.2f}x" if c["onednn_ms"] else "- | -"
         print(f"| {c['layer']} | {'x'.join(map(str, c['shape']))} | {c['layout']} | {c['dtype']} | "
               f"{c['direction'][:3]} | {c['memory']} | {c['ms']:.3f} | {c['gbps']:.1f} | {c['copy_gbps']:.1f} | "
-              f"{100 * frac:.0f}% | {c['read_gbps']:.1f} | {c['torch_ms']:.3f} | {vs_torch:.2f}x | {one} |")
+              f"{100 * frac:.0f}% | {c['read_gbps']:.1f} | {c['torch_ms']:.3f} | "
+              f"{100 * c['torch_copy_ms'] / c['torch_ms']:.0f}% | {vs_torch:.2f}x | {one} |")
 
     misses = []
     by_key = {case_key(c): c for c in rows}
