@@ -45,6 +45,7 @@ struct Config {
   double offset = 0;  // mean in units of the standard deviation
   double scale = 1;   // standard deviation
   bool large = false; // a shape with reductions longer than one work item
+  bool wide = false;  // the channel counts of real networks: full 8-vector column tiles and a tail
   std::optional<float> eps = std::nullopt;
 };
 
@@ -75,6 +76,12 @@ void random_shape(std::mt19937_64& rng, const Config& c, int64_t& N, int64_t& C,
     if (c.kind == Kind::LayerNorm || c.kind == Kind::Rms || c.kind == Kind::Pixel) C = uni(17000, 20000);
     if (c.kind == Kind::Pixel) S = uni(2, 40);
     N = c.kind == Kind::Batch ? 3 : 1;
+  }
+  if (c.wide) {
+    G = c.kind == Kind::Group ? 32 : 1;
+    C = c.kind == Kind::Group ? 32 * uni(4, 41) : uni(130, 1300);
+    S = uni(20, 120);
+    N = c.kind == Kind::Batch ? 2 : uni(1, 2);
   }
 }
 
@@ -335,6 +342,20 @@ TEST_P(LayerTest, LongReductions) {
     c.offset = 50;
     run(c);
   }
+}
+
+// 128–1312 channels (SD's 320–1280 among them): the channels-last column kernels' widest
+// register tiles, which the small random shapes above do not reach.
+TEST_P(LayerTest, WideChannels) {
+  for (Layout layout : layouts_of(GetParam()))
+    for (DType dtype : {DType::F32, DType::BF16})
+      for (bool silu : {false, true}) {
+        Config c{GetParam(), layout, dtype};
+        c.wide = true;
+        c.silu = silu;
+        c.offset = dtype == DType::F32 ? 50.0 : 1.0;
+        run(c);
+      }
 }
 
 TEST_P(LayerTest, HalfStorageWithinOneRounding) {
