@@ -701,22 +701,38 @@ HWY_INLINE void RowGradSumsOf(const T* xr, const T* gr, int64_t width, const Row
   else RowGradSumsOne<kSilu, false>(xr, gr, width, n, k, q, s1, s2, du_out);
 }
 
+// Calls f(c, w, full) for the vectors of columns [c0, c1): full ones (w = Lanes, full =
+// std::true_type: plain loads and stores, no per-vector tests), then a partial last one.
+template <class F>
+HWY_INLINE void ForColumnVectors(int64_t c0, int64_t c1, F f) {
+  const int64_t N = int64_t(hn::Lanes(DF()));
+  int64_t c = c0;
+  for (; c + N <= c1; c += N) f(c, N, std::true_type{});
+  if (c < c1) f(c, c1 - c, std::false_type{});
+}
+template <bool kFull, class T>
+HWY_INLINE VF LoadCols(const T* p, int64_t w) {
+  if constexpr (kFull) return LoadF32(DF(), p);
+  else return LoadPart(p, w);
+}
+template <bool kFull, class T>
+HWY_INLINE void StoreCols(VF v, T* p, int64_t w) {
+  if constexpr (kFull) StoreF32(DF(), v, p);
+  else StorePart(v, p, w);
+}
+
 // dx = r·(k·du − c1 − x̂·c2) over [i0, i1) of one row; du from `du_in` where given (it
 // may be `out` itself), else from dy. Full vectors first, without per-vector tests.
 template <bool kSilu, bool kFold, class T>
 HWY_INLINE void RowGradDxOne(const T* xr, const T* gr, T* out, int64_t i0, int64_t i1, const RowNorm& n, VF k,
                              VF q, VF c1, VF c2, const float* du_in) {
-  const DF d;
-  const int64_t N = int64_t(hn::Lanes(d));
-  const auto at = [&](int64_t i, int64_t w) HWY_ATTR __attribute__((always_inline)) {
-    const VF xh = NormalizedRow<kFold>(LoadPart(xr + i, w), n);
-    const VF du = du_in ? LoadPart(du_in + i, w) : GradIn(LoadPart(gr + i, w), xh, k, q, kSilu);
+  ForColumnVectors(i0, i1, [&](int64_t i, int64_t w, auto full) HWY_ATTR __attribute__((always_inline)) {
+    constexpr bool kFull = decltype(full)::value;
+    const VF xh = NormalizedRow<kFold>(LoadCols<kFull>(xr + i, w), n);
+    const VF du = du_in ? LoadCols<kFull>(du_in + i, w) : GradIn(LoadCols<kFull>(gr + i, w), xh, k, q, kSilu);
     const VF g = hn::NegMulAdd(xh, c2, hn::Sub(hn::Mul(k, du), c1));
-    StorePart(hn::Mul(n.r, g), out + i, w);
-  };
-  int64_t i = i0;
-  for (; i + N <= i1; i += N) at(i, N);
-  if (i < i1) at(i, i1 - i);
+    StoreCols<kFull>(hn::Mul(n.r, g), out + i, w);
+  });
 }
 template <bool kSilu, class T>
 HWY_INLINE void RowGradDxSpan(const T* xr, const T* gr, T* out, int64_t i0, int64_t i1, const RowNorm& n, VF k,
@@ -878,26 +894,6 @@ void ColGradSumsT(const T* x, const T* dy, const ColVectors& P, double* out_du, 
   }
 }
 
-// Calls f(c, w, full) for the vectors of columns [0, W): full ones (w = Lanes, full =
-// std::true_type: plain loads and stores, no per-vector tests), then a partial last one.
-template <class F>
-HWY_INLINE void ForColumnVectors(int64_t W, F f) {
-  const int64_t N = int64_t(hn::Lanes(DF()));
-  int64_t c = 0;
-  for (; c + N <= W; c += N) f(c, N, std::true_type{});
-  if (c < W) f(c, W - c, std::false_type{});
-}
-template <bool kFull, class T>
-HWY_INLINE VF LoadCols(const T* p, int64_t w) {
-  if constexpr (kFull) return LoadF32(DF(), p);
-  else return LoadPart(p, w);
-}
-template <bool kFull, class T>
-HWY_INLINE void StoreCols(VF v, T* p, int64_t w) {
-  if constexpr (kFull) StoreF32(DF(), v, p);
-  else StorePart(v, p, w);
-}
-
 // dx = p·dy + q·x + o with per-column vectors (the folded form of r·(k·dy − c1 − x̂·c2)).
 template <class T>
 void ColGradDxFoldedT(const T* x, const T* dy, T* dx, const ColLayout& L, const float* p, const float* q,
@@ -909,7 +905,7 @@ void ColGradDxFoldedT(const T* x, const T* dy, T* dx, const ColLayout& L, const 
     const T* xr = x + row * W;
     const T* gr = dy + row * W;
     T* dr = dx + row * W;
-    ForColumnVectors(W, [=](int64_t c, int64_t w, auto full) {
+    ForColumnVectors(0, W, [=](int64_t c, int64_t w, auto full) {
       constexpr bool kFull = decltype(full)::value;
       const VF t = hn::MulAdd(LoadCols<kFull>(q + vo + c, w), LoadCols<kFull>(xr + c, w),
                               LoadCols<kFull>(o + vo + c, w));
@@ -931,7 +927,7 @@ void ColGradDxT(const T* x, const T* dy, T* dx, const ColVectors& V, const float
     const T* gr = dy + row * W;
     const float* kept = kKept ? V.du + row * W : nullptr;
     T* dr = dx + row * W;
-    ForColumnVectors(W, [=](int64_t c, int64_t w, auto full) {
+    ForColumnVectors(0, W, [=](int64_t c, int64_t w, auto full) {
       constexpr bool kFull = decltype(full)::value;
       const int64_t i = vo + c;
       const VF r = LoadCols<kFull>(V.r + i, w), k = LoadCols<kFull>(V.k + i, w);
@@ -955,7 +951,6 @@ HWY_INLINE void RowStatsBackwardRows(const T* x, const T* dy, T* dx, const RowSt
                                      const float* kv, const float* qv, float* du_buf, float* col_du,
                                      float* col_dux) {
   const DF d;
-  const int64_t N = int64_t(hn::Lanes(d));
   const int64_t W = G.width;
   VF m[R], mlo[R], r[R], g1[R], g2[R];
   for (int i = 0; i < R; ++i) {
@@ -970,16 +965,16 @@ HWY_INLINE void RowStatsBackwardRows(const T* x, const T* dy, T* dx, const RowSt
     return kFold ? hn::MulAdd(v, r[i], m[i]) : Normalized(v, m[i], mlo[i], r[i]);
   };
   const bool cols = col_du != nullptr;
-  // Columns [c, c + w): full vectors with w = N (no tests), then the tail.
-  const auto pass1 = [&](int64_t c, int64_t w) HWY_ATTR __attribute__((always_inline)) {
-    const VF k = LoadVecPart(kv + c, w);
-    const VF q = kSilu ? LoadVecPart(qv + c, w) : hn::Zero(d);
+  ForColumnVectors(0, W, [&](int64_t c, int64_t w, auto full) HWY_ATTR __attribute__((always_inline)) {
+    constexpr bool kFull = decltype(full)::value;
+    const VF k = LoadCols<kFull>(kv + c, w);
+    const VF q = kSilu ? LoadCols<kFull>(qv + c, w) : hn::Zero(d);
     VF cs1 = hn::Zero(d), cs2 = hn::Zero(d);
     for (int i = 0; i < R; ++i) {
       const int64_t o = (row0 + i) * W + c;
-      const VF xh = normalized(LoadPart(x + o, w), i);
-      const VF du = GradIn(LoadPart(dy + o, w), xh, k, q, kSilu);  // 0 past w
-      if constexpr (kSilu) StorePart(du, du_buf + i * W + c, w);
+      const VF xh = normalized(LoadCols<kFull>(x + o, w), i);
+      const VF du = GradIn(LoadCols<kFull>(dy + o, w), xh, k, q, kSilu);  // 0 past w
+      if constexpr (kSilu) StoreCols<kFull>(du, du_buf + i * W + c, w);
       const VF kdu = hn::Mul(k, du);
       g1[i] = hn::Add(g1[i], kdu);
       g2[i] = hn::MulAdd(kdu, xh, g2[i]);
@@ -987,13 +982,10 @@ HWY_INLINE void RowStatsBackwardRows(const T* x, const T* dy, T* dx, const RowSt
       cs2 = hn::MulAdd(du, xh, cs2);
     }
     if (cols) {
-      StorePart(hn::Add(LoadVecPart(col_du + c, w), cs1), col_du + c, w);
-      StorePart(hn::Add(LoadVecPart(col_dux + c, w), cs2), col_dux + c, w);
+      StoreCols<kFull>(hn::Add(LoadCols<kFull>(col_du + c, w), cs1), col_du + c, w);
+      StoreCols<kFull>(hn::Add(LoadCols<kFull>(col_dux + c, w), cs2), col_dux + c, w);
     }
-  };
-  int64_t c = 0;
-  for (; c + N <= W; c += N) pass1(c, N);
-  if (c < W) pass1(c, W - c);
+  });
   const float inv_w = 1.0f / float(W);
   VF c1[R], c2[R];
   for (int i = 0; i < R; ++i) {
@@ -1002,15 +994,13 @@ HWY_INLINE void RowStatsBackwardRows(const T* x, const T* dy, T* dx, const RowSt
   }
   for (int i = 0; i < R; ++i) {
     const int64_t o = (row0 + i) * W;
-    const auto pass2 = [&](int64_t c, int64_t w) HWY_ATTR __attribute__((always_inline)) {
-      const VF xh = normalized(LoadPart(x + o + c, w), i);
-      const VF du = kSilu ? LoadVecPart(du_buf + i * W + c, w) : LoadPart(dy + o + c, w);
-      const VF kdu = hn::Mul(LoadVecPart(kv + c, w), du);
-      StorePart(hn::Mul(r[i], hn::NegMulAdd(xh, c2[i], hn::Sub(kdu, c1[i]))), dx + o + c, w);
-    };
-    int64_t c = 0;
-    for (; c + N <= W; c += N) pass2(c, N);
-    if (c < W) pass2(c, W - c);
+    ForColumnVectors(0, W, [&](int64_t c, int64_t w, auto full) HWY_ATTR __attribute__((always_inline)) {
+      constexpr bool kFull = decltype(full)::value;
+      const VF xh = normalized(LoadCols<kFull>(x + o + c, w), i);
+      const VF du = kSilu ? LoadCols<kFull>(du_buf + i * W + c, w) : LoadCols<kFull>(dy + o + c, w);
+      const VF kdu = hn::Mul(LoadCols<kFull>(kv + c, w), du);
+      StoreCols<kFull>(hn::Mul(r[i], hn::NegMulAdd(xh, c2[i], hn::Sub(kdu, c1[i]))), dx + o + c, w);
+    });
   }
 }
 
