@@ -117,6 +117,20 @@ ApplyLayout channel_rows_layout(const NormShape& sh, const RowAffine& rows) {
   return L;
 }
 
+// Channels-last Position statistics: rows (n, s) of C channels, one statistic per row
+// (the caller's), the affine terms per sample.
+ApplyLayout position_rows_layout(const NormShape& sh, const AffineTable& aff) {
+  ApplyLayout L;
+  L.mode = ApplyMode::RowStats;
+  L.rows = sh.n * sh.s;
+  L.width = sh.c;
+  L.rows_per_block = sh.s;
+  L.vec_stride = aff.stride;
+  L.vec_a = aff.k;
+  L.vec_b = aff.q;
+  return L;
+}
+
 void check_io(const NormSpec& spec, DType dtype, const Modulation& mod) {
   spec.validate();
   DN_CHECK(dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16,
@@ -163,7 +177,8 @@ bool fused_forward_if_fits(const NormSpec& spec, const ForwardIO& io, Arena& are
   const int64_t K = spec.stat_count(), span = sh.numel() / K;
   if (span * int64_t(dtype_size(io.dtype)) > kFusedSpanBytes || K < max_threads()) return false;
   const AffineTable aff = make_affine(sh, io.gamma, io.beta, io.modulation, arena);
-  ApplyLayout L;
+  // Position: one row of C per statistic, k, q per sample; Group: set below.
+  ApplyLayout L = group_runs ? ApplyLayout{} : position_rows_layout(sh, aff);
   L.act = io.activation;
   L.residual = io.residual;
   FusedStats F;
@@ -180,14 +195,6 @@ bool fused_forward_if_fits(const NormSpec& spec, const ForwardIO& io, Arena& are
     L.row_b = rows.q;
     F.row_k = rows.k;
     F.rows_per_stat = sh.c / spec.groups;
-  } else {  // one row of C per statistic; k, q per sample
-    L.mode = ApplyMode::RowStats;
-    L.rows = sh.n * sh.s;
-    L.width = sh.c;
-    L.rows_per_block = sh.s;
-    L.vec_stride = aff.stride;
-    L.vec_a = aff.k;
-    L.vec_b = aff.q;
   }
   fused_forward(io.dtype, io.x, io.y, L, F);
   return true;
@@ -374,16 +381,12 @@ void norm_detail::apply_stats(const NormSpec& spec, const ForwardIO& io, const f
 
   if (spec.reduce == Reduce::Position) {
     if (inner) {  // rows of C with their own (m, r); k, q per sample
-      L.mode = ApplyMode::RowStats;
-      L.rows = N * S;
-      L.width = C;
-      L.rows_per_block = S;
-      L.vec_stride = aff.stride;
+      L = position_rows_layout(sh, aff);
+      L.act = io.activation;
+      L.residual = io.residual;
       L.row_m = io.mean;
       L.row_mlo = mean_lo;
       L.row_r = io.rstd;
-      L.vec_a = aff.k;
-      L.vec_b = aff.q;
     } else {  // rows are channels; (m, r) per position vector
       L = channel_rows_layout(sh, affine_per_row(sh, aff, arena));
       L.act = io.activation;
