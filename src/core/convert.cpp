@@ -21,6 +21,8 @@ void ConvertTyped(const void* src_v, void* dst_v, size_t count) {
   const DF d;
   const size_t lanes = hn::Lanes(d);
   size_t i = 0;
+  for (; i + 2 * lanes <= count; i += 2 * lanes)
+    StoreF32x2(d, LoadF32(d, src + i), LoadF32(d, src + i + lanes), dst + i);
   for (; i + lanes <= count; i += lanes) StoreF32(d, LoadF32(d, src + i), dst + i);
   if (i < count) StoreF32N(d, LoadF32N(d, src + i, count - i), dst + i, count - i);
 }

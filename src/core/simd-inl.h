@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "core/cpu_features.h"
 #include "diffnorm/dtype.h"
@@ -100,6 +101,26 @@ HWY_INLINE void StoreF32(D d, hn::Vec<D> v, float16* p) {
   o = hn::Or(o, hn::ShiftRight<16>(sign));
   hn::StoreU(hn::DemoteTo(d16, hn::BitCast(di, o)), d16, reinterpret_cast<uint16_t*>(p));
 #endif
+}
+
+// Two vectors to p[0, 2·Lanes(d)). For bf16 on AVX512-BF16 CPUs: one denormal test and
+// one vcvtne2ps2bf16 for both, which runs ~1.5× faster than two single stores (each with
+// its own test and branch) on the CPUs measured.
+template <class D, class T>
+HWY_INLINE void StoreF32x2(D d, hn::Vec<D> v0, hn::Vec<D> v1, T* p) {
+#if HWY_TARGET <= HWY_AVX3
+  if constexpr (std::is_same_v<T, bfloat16> && hn::MaxLanes(d) == 16) {
+    const __mmask16 denormal = _kor_mask16(_mm512_fpclass_ps_mask(v0.raw, 0x20), _mm512_fpclass_ps_mask(v1.raw, 0x20));
+    if (HWY_LIKELY(cpu::use_avx512_bf16) && HWY_LIKELY(_kortestz_mask16_u8(denormal, denormal))) {
+      __m512i packed;  // bf16 of v0 in the low half, of v1 in the high half
+      asm("vcvtne2ps2bf16 %2, %1, %0" : "=v"(packed) : "v"(v1.raw), "v"(v0.raw));
+      _mm512_storeu_si512(p, packed);
+      return;
+    }
+  }
+#endif
+  StoreF32(d, v0, p);
+  StoreF32(d, v1, p + hn::Lanes(d));
 }
 
 // Tails: n < Lanes(d) elements through a lane-sized stack buffer.

@@ -28,6 +28,7 @@ using diffnorm::HWY_NAMESPACE::LoadF32;
 using diffnorm::HWY_NAMESPACE::LoadF32N;
 using diffnorm::HWY_NAMESPACE::StoreF32;
 using diffnorm::HWY_NAMESPACE::StoreF32N;
+using diffnorm::HWY_NAMESPACE::StoreF32x2;
 using VF = hn::Vec<DF>;
 
 // Contiguous sums use `Acc` fp32 accumulators of Lanes lanes, folded into double every
@@ -398,24 +399,29 @@ struct RowApply {
   const float *vm = nullptr, *vmlo = nullptr, *vr = nullptr, *va = nullptr, *vb = nullptr;
 };
 
-// The activation input of the w ≤ Lanes values v at column c of a row.
-template <ApplyMode Mode>
+// The activation input of the w ≤ Lanes values v at column c of a row; kCentred is
+// p.centred, a template argument so that the full-vector loops carry no test for it.
+template <ApplyMode Mode, bool kCentred>
 HWY_INLINE VF AffineOf(VF v, int64_t c, int64_t w, const RowApply& p) {
   // x − m_hi is exact near the mean (Sterbenz); then the low part.
   if constexpr (Mode == ApplyMode::Scalar) {
-    return hn::MulAdd(p.centred ? hn::Sub(hn::Sub(v, p.sm), p.slo) : v, p.sa, p.sb);
+    return hn::MulAdd(kCentred ? hn::Sub(hn::Sub(v, p.sm), p.slo) : v, p.sa, p.sb);
   } else if constexpr (Mode == ApplyMode::VecAffine) {
     const VF centred_v =
-        p.centred ? hn::Sub(hn::Sub(v, LoadVecPart(p.vm + c, w)), LoadVecPart(p.vmlo + c, w)) : v;
+        kCentred ? hn::Sub(hn::Sub(v, LoadVecPart(p.vm + c, w)), LoadVecPart(p.vmlo + c, w)) : v;
     return hn::MulAdd(centred_v, LoadVecPart(p.va + c, w), LoadVecPart(p.vb + c, w));
   } else if constexpr (Mode == ApplyMode::RowStats) {
-    const VF xh = p.centred ? hn::Mul(hn::Sub(hn::Sub(v, p.sm), p.slo), p.sr) : hn::MulAdd(v, p.sr, p.sb);
+    const VF xh = kCentred ? hn::Mul(hn::Sub(hn::Sub(v, p.sm), p.slo), p.sr) : hn::MulAdd(v, p.sr, p.sb);
     return hn::MulAdd(xh, LoadVecPart(p.va + c, w), LoadVecPart(p.vb + c, w));
   } else {
     const VF centred_v =
-        p.centred ? hn::Sub(hn::Sub(v, LoadVecPart(p.vm + c, w)), LoadVecPart(p.vmlo + c, w)) : v;
+        kCentred ? hn::Sub(hn::Sub(v, LoadVecPart(p.vm + c, w)), LoadVecPart(p.vmlo + c, w)) : v;
     return hn::MulAdd(hn::Mul(centred_v, LoadVecPart(p.vr + c, w)), p.sa, p.sb);
   }
+}
+template <ApplyMode Mode>
+HWY_INLINE VF AffineOf(VF v, int64_t c, int64_t w, const RowApply& p) {
+  return p.centred ? AffineOf<Mode, true>(v, c, w, p) : AffineOf<Mode, false>(v, c, w, p);
 }
 
 template <bool kSilu>
@@ -426,20 +432,19 @@ HWY_INLINE VF Epilogue(VF u) {
 
 // Full vectors of y[c0, c1) two at a time (two independent chains through the
 // activation), without per-vector tests; returns where the tail starts.
-template <ApplyMode Mode, bool kSilu, bool kResidual, class T>
+template <ApplyMode Mode, bool kSilu, bool kResidual, bool kCentred, class T>
 HWY_INLINE int64_t ApplyFullVectors(const T* x, T* y, const T* res, int64_t c0, int64_t c1, const RowApply& p) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
   int64_t c = c0;
   for (; c + 2 * N <= c1; c += 2 * N) {
-    VF o0 = Epilogue<kSilu>(AffineOf<Mode>(LoadF32(d, x + c), c, N, p));
-    VF o1 = Epilogue<kSilu>(AffineOf<Mode>(LoadF32(d, x + c + N), c + N, N, p));
+    VF o0 = Epilogue<kSilu>(AffineOf<Mode, kCentred>(LoadF32(d, x + c), c, N, p));
+    VF o1 = Epilogue<kSilu>(AffineOf<Mode, kCentred>(LoadF32(d, x + c + N), c + N, N, p));
     if constexpr (kResidual) {
       o0 = hn::Add(o0, LoadF32(d, res + c));
       o1 = hn::Add(o1, LoadF32(d, res + c + N));
     }
-    StoreF32(d, o0, y + c);
-    StoreF32(d, o1, y + c + N);
+    StoreF32x2(d, o0, o1, y + c);
   }
   return c;
 }
@@ -449,8 +454,13 @@ template <ApplyMode Mode, bool kSilu, class T>
 HWY_INLINE void ApplySpan(const T* x, T* y, const T* res, int64_t c0, int64_t c1, const RowApply& p) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
-  const int64_t tail = res ? ApplyFullVectors<Mode, kSilu, true>(x, y, res, c0, c1, p)
-                           : ApplyFullVectors<Mode, kSilu, false>(x, y, res, c0, c1, p);
+  const auto full = [&](auto residual, auto centred) HWY_ATTR __attribute__((always_inline)) {
+    return ApplyFullVectors<Mode, kSilu, decltype(residual)::value, decltype(centred)::value>(x, y, res, c0, c1, p);
+  };
+  const int64_t tail = res ? (p.centred ? full(std::true_type{}, std::true_type{})
+                                        : full(std::true_type{}, std::false_type{}))
+                           : (p.centred ? full(std::false_type{}, std::true_type{})
+                                        : full(std::false_type{}, std::false_type{}));
   for (int64_t c = tail; c < c1; c += N) {
     const int64_t w = std::min(N, c1 - c);
     VF out = Epilogue<kSilu>(AffineOf<Mode>(LoadPart(x + c, w), c, w, p));
