@@ -105,7 +105,7 @@ HWY_INLINE void StoreF32(D d, hn::Vec<D> v, float16* p) {
 
 // Two vectors to p[0, 2·Lanes(d)). For bf16 on AVX512-BF16 CPUs: one denormal test and
 // one vcvtne2ps2bf16 for both. A loop of scale-shift-store ran 1.3× (operands in L3) to
-// 1.5× (in L2) faster so than with two single stores, each with its own test and branch
+// 1.5× (in L2) faster than with two single stores, each with its own test and branch
 // (AMD EPYC of BENCHMARKS.md).
 template <class D, class T>
 HWY_INLINE void StoreF32x2(D d, hn::Vec<D> v0, hn::Vec<D> v1, T* p) {
