@@ -77,8 +77,13 @@ def oracle(layer, inputs, opts, dtype):
         n, c = x.shape[:2]
         xg = x.reshape(n, g, -1)
         mean, var = xg.mean(-1), xg.var(-1, unbiased=False)
-        y = F.group_norm(x, g, w, b, eps)
-        out["mean"], out["rstd"] = mean, (var + eps).rsqrt()
+        rstd = (var + eps).rsqrt()
+        # Written out: F.group_norm refuses groups of one value (C = G, H·W = 1), where
+        # y = β is still defined and the program must produce it.
+        per_channel = [1, c] + [1] * (x.dim() - 2)
+        y = ((xg - mean[..., None]) * rstd[..., None]).reshape(x.shape)
+        y = y * (w.reshape(per_channel) if w is not None else 1) + (b.reshape(per_channel) if b is not None else 0)
+        out["mean"], out["rstd"] = mean, rstd
     elif layer == "layernorm":
         k = opts.get("ndim", 1)
         dims = tuple(range(x.dim() - k, x.dim()))
