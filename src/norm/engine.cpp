@@ -375,22 +375,16 @@ void norm_detail::apply_stats(const NormSpec& spec, const ForwardIO& io, const f
   }
   const float* mean_lo = mean_lo_in ? mean_lo_in : zeros;
   ApplyLayout L;
-  L.act = io.activation;
-  L.residual = io.residual;
   const bool inner = channels_innermost(sh);
 
   if (spec.reduce == Reduce::Position) {
     if (inner) {  // rows of C with their own (m, r); k, q per sample
       L = position_rows_layout(sh, aff);
-      L.act = io.activation;
-      L.residual = io.residual;
       L.row_m = io.mean;
       L.row_mlo = mean_lo;
       L.row_r = io.rstd;
     } else {  // rows are channels; (m, r) per position vector
       L = channel_rows_layout(sh, affine_per_row(sh, aff, arena));
-      L.act = io.activation;
-      L.residual = io.residual;
       L.vec_centred = spec.center;
       L.vec_m = io.mean;
       L.vec_mlo = mean_lo;
@@ -433,6 +427,8 @@ void norm_detail::apply_stats(const NormSpec& spec, const ForwardIO& io, const f
     L.row_a = a;
     L.row_b = b;
   }
+  L.act = io.activation;
+  L.residual = io.residual;
   apply(io.dtype, io.x, io.y, L);
 }
 
