@@ -461,8 +461,8 @@ TEST(NormSpec, RejectsInconsistentDescriptions) {
 }
 
 TEST(Determinism, SameBitsOnRepeatAndAcrossThreadCounts) {
-  // 64 threads exceed the 16 group statistics and the 6 position tiles: the engine then
-  // takes its two-pass paths instead of the fused ones, which must give the same bits; so
+  // 64 threads exceed the 16 group statistics, the 6 position tiles and the 40 rows: the
+  // engine then takes its two-pass paths instead of the fused ones, which must give the same bits; so
   // must the backward that computes SiLU' twice instead of keeping du.
   torch::manual_seed(fresh_seed());
   const int64_t N = 2, C = 64, S = 3000;
@@ -474,10 +474,14 @@ TEST(Determinism, SameBitsOnRepeatAndAcrossThreadCounts) {
     int64_t groups;
     bool center;
     std::vector<Layout> layouts;
+    int64_t positions = S;
   };
+  // Channels-last rows over 20 positions: 40 statistics, fewer than 64 threads.
   const Case cases[] = {{"GroupNorm", Reduce::Group, 8, true, {Layout::NCHW, Layout::NHWC}},
                         {"PixelNorm", Reduce::Position, 1, false, {Layout::NCHW}},
-                        {"channels-first LayerNorm", Reduce::Position, 1, true, {Layout::NCHW}}};
+                        {"channels-first LayerNorm", Reduce::Position, 1, true, {Layout::NCHW}},
+                        {"LayerNorm rows", Reduce::Position, 1, true, {Layout::NHWC}, 20},
+                        {"RMSNorm rows", Reduce::Position, 1, false, {Layout::NHWC}, 20}};
   for (const Case& k : cases)
     for (Layout layout : k.layouts)
       for (Activation act : {Activation::None, Activation::SiLU}) {
@@ -485,13 +489,13 @@ TEST(Determinism, SameBitsOnRepeatAndAcrossThreadCounts) {
         SCOPED_TRACE(layout == Layout::NCHW ? "NCHW" : "NHWC");
         SCOPED_TRACE(act == Activation::SiLU ? "SiLU" : "no activation");
         NormSpec spec;
-        spec.shape = {N, C, S, layout};
+        spec.shape = {N, C, k.positions, layout};
         spec.reduce = k.reduce;
         spec.groups = k.groups;
         spec.center = k.center;
         const int64_t K = spec.stat_count();
-        Buffer xb = to_buffer(x, layout, DType::F32);
-        Buffer gb = to_buffer(dy, layout, DType::F32);
+        Buffer xb = to_buffer(x.narrow(2, 0, k.positions).contiguous(), layout, DType::F32);
+        Buffer gb = to_buffer(dy.narrow(2, 0, k.positions).contiguous(), layout, DType::F32);
         std::vector<float> gamma(C, 1.5f), beta(C, 0.25f);
         std::vector<std::vector<uint8_t>> outs;
         // The last run recomputes SiLU' in the dx pass instead of keeping du.
@@ -500,8 +504,8 @@ TEST(Determinism, SameBitsOnRepeatAndAcrossThreadCounts) {
           omp_set_num_threads(threads);
           if (outs.size() == 4) norm_detail::kept_du_floats = 0;
           Arena arena;
-          Buffer yb = poisoned(N * C * S, DType::F32);
-          Buffer dxb = poisoned(N * C * S, DType::F32);
+          Buffer yb = poisoned(N * C * k.positions, DType::F32);
+          Buffer dxb = poisoned(N * C * k.positions, DType::F32);
           std::vector<float> mean(K), rstd(K), dgamma(C), dbeta(C);
           ForwardIO io;
           io.x = xb.data();
