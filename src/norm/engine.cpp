@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
 
 #include "core/check.h"
 
@@ -21,6 +20,12 @@ namespace {
 bool channels_innermost(const NormShape& s) { return s.layout == Layout::NHWC || s.s == 1; }
 
 int max_threads() { return omp_get_max_threads(); }
+
+double* zeroed_doubles(Arena& arena, int64_t count) {
+  double* p = arena.allocate_array<double>(size_t(count));
+  std::fill(p, p + count, 0.0);
+  return p;
+}
 
 // Calls f(n, k, c0, c1) for each run of channels [c0, c1) of sample n < samples that
 // share statistic k in the Group (runs = groups) and Channel (runs = channels, k = c)
@@ -487,21 +492,37 @@ void channel_grad_rows(const NormSpec& spec, const BackwardIO& io, const float* 
 // Per-statistic dx coefficients c1 = Σ k·A / count, c2 = Σ k·B / count from per-(n, c)
 // sums (rows = N, or 1 when A/B are already summed over n for Reduce::Channel).
 void group_coefficients(const NormSpec& spec, const AffineTable& aff, const double* A, const double* B,
-                        int64_t rows, bool stats_constant, float* c1, float* c2) {
+                        int64_t rows, bool stats_constant, float* c1, float* c2, Arena& arena) {
   const int64_t K = spec.stat_count(), C = spec.shape.c;
-  std::vector<double> s1(size_t(K), 0.0), s2(size_t(K), 0.0);
+  double* s1 = zeroed_doubles(arena, K);
+  double* s2 = zeroed_doubles(arena, K);
   for_each_channel_run(spec, rows, [&](int64_t n, int64_t k, int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const double kk = aff.k[n * aff.stride + c];
-      s1[size_t(k)] += kk * A[n * C + c];
-      s2[size_t(k)] += kk * B[n * C + c];
+      s1[k] += kk * A[n * C + c];
+      s2[k] += kk * B[n * C + c];
     }
   });
   const double count = double(spec.shape.numel()) / double(K);
   for (int64_t k = 0; k < K; ++k) {
-    c1[k] = stats_constant || !spec.center ? 0.0f : float(s1[size_t(k)] / count);
-    c2[k] = stats_constant ? 0.0f : float(s2[size_t(k)] / count);
+    c1[k] = stats_constant || !spec.center ? 0.0f : float(s1[k] / count);
+    c2[k] = stats_constant ? 0.0f : float(s2[k] / count);
   }
+}
+
+// A[b·C + c] = Σ_j part_a[(b·chunks + j)·C + c] over the row chunks j of each block b, in
+// chunk order (so the sums do not depend on how the chunks were spread over threads);
+// the same for B. A and B come from the arena.
+void sum_chunk_partials(int64_t blocks, int64_t chunks, int64_t C, const double* part_a, const double* part_b,
+                        Arena& arena, double*& A, double*& B) {
+  A = zeroed_doubles(arena, blocks * C);
+  B = zeroed_doubles(arena, blocks * C);
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int64_t j = 0; j < chunks; ++j)
+      for (int64_t c = 0; c < C; ++c) {
+        A[b * C + c] += part_a[(b * chunks + j) * C + c];
+        B[b * C + c] += part_b[(b * chunks + j) * C + c];
+      }
 }
 
 // The low part of each statistic's mean, μ − mean (as the forward's apply uses it): x̂
@@ -563,14 +584,9 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
       float* scratch = arena.allocate_array<float>(size_t(max_threads() * 6 * C));
       row_stats_backward(io.dtype, io.x, io.dy, io.dx, G, part_du, part_dux, scratch);
       if (want_params) {
-        std::vector<double> A(size_t(blocks * C), 0.0), B(size_t(blocks * C), 0.0);
-        for (int64_t b = 0; b < blocks; ++b)
-          for (int64_t j = 0; j < cpb; ++j)
-            for (int64_t c = 0; c < C; ++c) {
-              A[size_t(b * C + c)] += part_du[(b * cpb + j) * C + c];
-              B[size_t(b * C + c)] += part_dux[(b * cpb + j) * C + c];
-            }
-        param_grads(sh, io, A.data(), B.data(), blocks);
+        double *A, *B;
+        sum_chunk_partials(blocks, cpb, C, part_du, part_dux, arena, A, B);
+        param_grads(sh, io, A, B, blocks);
       }
     } else {
       ColStatsGrad G;
@@ -618,7 +634,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
       return;
     }
     row_grad_sums(io.dtype, io.x, io.dy, R, A, B);
-    group_coefficients(spec, aff, A, B, N, stats_constant, c1, c2);
+    group_coefficients(spec, aff, A, B, N, stats_constant, c1, c2, arena);
     float* rc1 = arena.allocate_array<float>(size_t(N * C));
     float* rc2 = arena.allocate_array<float>(size_t(N * C));
     per_channel(spec, N, c1, rc1);
@@ -652,14 +668,9 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   double* pdu = arena.allocate_array<double>(size_t(blocks * chunks * C));
   double* pdux = arena.allocate_array<double>(size_t(blocks * chunks * C));
   col_grad_sums(io.dtype, io.x, io.dy, V, pdu, pdux);
-  std::vector<double> A(size_t(blocks * C), 0.0), B(size_t(blocks * C), 0.0);
-  for (int64_t b = 0; b < blocks; ++b)
-    for (int64_t j = 0; j < chunks; ++j)
-      for (int64_t c = 0; c < C; ++c) {
-        A[size_t(b * C + c)] += pdu[(b * chunks + j) * C + c];
-        B[size_t(b * C + c)] += pdux[(b * chunks + j) * C + c];
-      }
-  group_coefficients(spec, aff, A.data(), B.data(), blocks, stats_constant, c1, c2);
+  double *A, *B;
+  sum_chunk_partials(blocks, chunks, C, pdu, pdux, arena, A, B);
+  group_coefficients(spec, aff, A, B, blocks, stats_constant, c1, c2, arena);
   float* vc1 = arena.allocate_array<float>(size_t(blocks * C));
   float* vc2 = arena.allocate_array<float>(size_t(blocks * C));
   per_channel(spec, blocks, c1, vc1);
@@ -681,7 +692,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   } else {
     col_grad_dx(io.dtype, io.x, io.dy, io.dx, V, vc1, vc2);
   }
-  if (want_params) param_grads(sh, io, A.data(), B.data(), blocks);
+  if (want_params) param_grads(sh, io, A, B, blocks);
 }
 
 }  // namespace diffnorm
