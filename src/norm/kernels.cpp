@@ -1145,13 +1145,82 @@ void RowStatsBackwardT(const T* x, const T* dy, T* dx, const RowStatsGrad& G, do
   }
 }
 
-template <class T>
+// Channels-first Position backward (LayerNorm over C of NCHW, PixelNorm, RMS): the
+// statistics are per position, vectors along s; channels are rows of S. R channel rows
+// are handled per pass over the positions, so that the per-position sums g1, g2 are read
+// and written once per R rows (in channel order, as one row at a time would add them).
+struct ColGradRows {
+  const float *m, *mlo, *r;  // the block's per-position statistics
+  const float *k, *q;        // the block's per-channel affine
+};
+
+// Pass 1 over positions [s0, s1) of channel rows [c, c + R) of the block at xb, dyb:
+// g1 += Σ k·du, g2 += Σ k·du·x̂ (g indexed from s0); sums[2i], sums[2i + 1] = Σdu, Σdu·x̂ of
+// row c + i.
+template <int R, bool kSilu, bool kCenter, class T>
+HWY_INLINE void ColGradSumsRows(const T* xb, const T* dyb, int64_t S, const ColGradRows& P, int64_t c, int64_t s0,
+                                int64_t s1, float* g1, float* g2, double* sums) {
+  const DF d;
+  VF k[R], q[R], a1[R], a2[R];
+  for (int i = 0; i < R; ++i) {
+    k[i] = hn::Set(d, P.k[c + i]);
+    q[i] = kSilu ? hn::Set(d, P.q[c + i]) : hn::Zero(d);
+    a1[i] = a2[i] = hn::Zero(d);
+  }
+  ForColumnVectors(s0, s1, [&](int64_t s, int64_t w, auto full) HWY_ATTR __attribute__((always_inline)) {
+    constexpr bool kFull = decltype(full)::value;
+    const VF r = LoadCols<kFull>(P.r + s, w);
+    const VF m = kCenter ? LoadCols<kFull>(P.m + s, w) : hn::Zero(d);
+    const VF mlo = kCenter ? LoadCols<kFull>(P.mlo + s, w) : hn::Zero(d);
+    VF t1 = LoadCols<kFull>(g1 + s - s0, w), t2 = LoadCols<kFull>(g2 + s - s0, w);
+    for (int i = 0; i < R; ++i) {
+      const int64_t o = (c + i) * S + s;
+      const VF v = LoadCols<kFull>(xb + o, w);
+      const VF xh = kCenter ? Normalized(v, m, mlo, r) : hn::Mul(v, r);
+      const VF du = GradIn(LoadCols<kFull>(dyb + o, w), xh, k[i], q[i], kSilu);  // 0 past w
+      const VF kdu = hn::Mul(k[i], du);
+      t1 = hn::Add(t1, kdu);
+      t2 = hn::MulAdd(kdu, xh, t2);
+      a1[i] = hn::Add(a1[i], du);
+      a2[i] = hn::MulAdd(du, xh, a2[i]);
+    }
+    StoreCols<kFull>(t1, g1 + s - s0, w);
+    StoreCols<kFull>(t2, g2 + s - s0, w);
+  });
+  for (int i = 0; i < R; ++i) {
+    sums[2 * i] = SumLanes(a1[i]);
+    sums[2 * i + 1] = SumLanes(a2[i]);
+  }
+}
+
+// Pass 2: dx = r·(k·du − center·g1/C − x̂·g2/C) over positions [s0, s1) of rows [c, c + R).
+template <int R, bool kSilu, bool kCenter, class T>
+HWY_INLINE void ColGradDxRows(const T* xb, const T* dyb, T* dxb, int64_t S, const ColGradRows& P, int64_t c,
+                              int64_t s0, int64_t s1, const float* g1, const float* g2, float inv_c) {
+  const DF d;
+  ForColumnVectors(s0, s1, [&](int64_t s, int64_t w, auto full) HWY_ATTR __attribute__((always_inline)) {
+    constexpr bool kFull = decltype(full)::value;
+    const VF r = LoadCols<kFull>(P.r + s, w);
+    const VF m = kCenter ? LoadCols<kFull>(P.m + s, w) : hn::Zero(d);
+    const VF mlo = kCenter ? LoadCols<kFull>(P.mlo + s, w) : hn::Zero(d);
+    const VF c1 = kCenter ? hn::Mul(LoadCols<kFull>(g1 + s - s0, w), hn::Set(d, inv_c)) : hn::Zero(d);
+    const VF c2 = hn::Mul(LoadCols<kFull>(g2 + s - s0, w), hn::Set(d, inv_c));
+    for (int i = 0; i < R; ++i) {
+      const int64_t o = (c + i) * S + s;
+      const VF v = LoadCols<kFull>(xb + o, w);
+      const VF xh = kCenter ? Normalized(v, m, mlo, r) : hn::Mul(v, r);
+      const VF k = hn::Set(d, P.k[c + i]);
+      const VF du = GradIn(LoadCols<kFull>(dyb + o, w), xh, k, kSilu ? hn::Set(d, P.q[c + i]) : hn::Zero(d), kSilu);
+      StoreCols<kFull>(hn::Mul(r, hn::NegMulAdd(xh, c2, hn::Sub(hn::Mul(k, du), c1))), dxb + o, w);
+    }
+  });
+}
+
+template <bool kSilu, bool kCenter, class T>
 void ColStatsBackwardT(const T* x, const T* dy, T* dx, const ColStatsGrad& G, double* row_du, double* row_dux,
                        float* scratch, Arena& arena) {
-  const DF d;
-  const int64_t N = int64_t(hn::Lanes(d));
+  constexpr int kRows = 4;
   const int64_t C = G.rows, S = G.width;
-  const bool silu = G.act == Activation::SiLU;
   const int64_t chunks = (S + kColChunk - 1) / kColChunk;
   const bool want_rows = row_du != nullptr;
   double* part = want_rows ? arena.allocate_array<double>(size_t(2 * G.blocks * chunks * C)) : nullptr;
@@ -1163,44 +1232,23 @@ void ColStatsBackwardT(const T* x, const T* dy, T* dx, const ColStatsGrad& G, do
     float* g1 = scratch + int64_t(omp_get_thread_num()) * 2 * kColChunk;
     float* g2 = g1 + kColChunk;
     std::fill(g1, g1 + 2 * kColChunk, 0.0f);
-    const float* mv = G.m + b * S;
-    const float* mlov = G.mlo + b * S;
-    const float* rv = G.r + b * S;
-    // Pass 1: column sums over the channels of k·du and k·du·x̂; row sums for dγ/dβ.
-    for (int64_t c = 0; c < C; ++c) {
-      const VF k = hn::Set(d, G.k[b * G.k_stride + c]), q = hn::Set(d, G.q[b * G.k_stride + c]);
-      const int64_t o = (b * C + c) * S;
-      VF a1 = hn::Zero(d), a2 = hn::Zero(d);
-      for (int64_t s = s0; s < s1; s += N) {
-        const int64_t w = std::min(N, s1 - s);
-        const VF xh = Normalized(LoadPart(x + o + s, w), LoadVecPart(mv + s, w), LoadVecPart(mlov + s, w),
-                                 LoadVecPart(rv + s, w));
-        const VF du = GradIn(LoadPart(dy + o + s, w), xh, k, q, silu);
-        const VF kdu = hn::Mul(k, du);
-        StorePart(hn::Add(LoadVecPart(g1 + s - s0, w), kdu), g1 + s - s0, w);
-        StorePart(hn::MulAdd(kdu, xh, LoadVecPart(g2 + s - s0, w)), g2 + s - s0, w);
-        a1 = hn::Add(a1, du);
-        a2 = hn::MulAdd(du, xh, a2);
-      }
-      if (want_rows) {
-        part[2 * (item * C + c)] = SumLanes(a1);
-        part[2 * (item * C + c) + 1] = SumLanes(a2);
-      }
+    const ColGradRows P{G.m + b * S, G.mlo + b * S, G.r + b * S, G.k + b * G.k_stride, G.q + b * G.k_stride};
+    const T* xb = x + b * C * S;
+    const T* dyb = dy + b * C * S;
+    HWY_ALIGN double sums[2 * kRows];
+    double* out = want_rows ? part + 2 * item * C : nullptr;  // Σdu, Σdu·x̂ per channel
+    int64_t c = 0;
+    for (; c + kRows <= C; c += kRows) {
+      ColGradSumsRows<kRows, kSilu, kCenter>(xb, dyb, S, P, c, s0, s1, g1, g2, sums);
+      if (out) std::copy(sums, sums + 2 * kRows, out + 2 * c);
     }
-    // Pass 2: dx = r·(k·du − center·g1/C − x̂·g2/C).
-    for (int64_t c = 0; c < C; ++c) {
-      const VF k = hn::Set(d, G.k[b * G.k_stride + c]), q = hn::Set(d, G.q[b * G.k_stride + c]);
-      const int64_t o = (b * C + c) * S;
-      for (int64_t s = s0; s < s1; s += N) {
-        const int64_t w = std::min(N, s1 - s);
-        const VF r = LoadVecPart(rv + s, w);
-        const VF xh = Normalized(LoadPart(x + o + s, w), LoadVecPart(mv + s, w), LoadVecPart(mlov + s, w), r);
-        const VF du = GradIn(LoadPart(dy + o + s, w), xh, k, q, silu);
-        const VF c1 = G.center ? hn::Mul(LoadVecPart(g1 + s - s0, w), hn::Set(d, inv_c)) : hn::Zero(d);
-        const VF c2 = hn::Mul(LoadVecPart(g2 + s - s0, w), hn::Set(d, inv_c));
-        StorePart(hn::Mul(r, hn::NegMulAdd(xh, c2, hn::Sub(hn::Mul(k, du), c1))), dx + o + s, w);
-      }
+    for (; c < C; ++c) {
+      ColGradSumsRows<1, kSilu, kCenter>(xb, dyb, S, P, c, s0, s1, g1, g2, sums);
+      if (out) std::copy(sums, sums + 2, out + 2 * c);
     }
+    for (c = 0; c + kRows <= C; c += kRows)
+      ColGradDxRows<kRows, kSilu, kCenter>(xb, dyb, dx + b * C * S, S, P, c, s0, s1, g1, g2, inv_c);
+    for (; c < C; ++c) ColGradDxRows<1, kSilu, kCenter>(xb, dyb, dx + b * C * S, S, P, c, s0, s1, g1, g2, inv_c);
   }
   if (want_rows) {
     for (int64_t b = 0; b < G.blocks; ++b)
@@ -1321,8 +1369,15 @@ void ColStatsBackward(DType t, const void* x, const void* dy, void* dx, const Co
                       double* b, float* scratch, Arena* arena) {
   ByType(t, [&](auto tag) {
     using T = decltype(tag);
-    ColStatsBackwardT(static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dx), G, a, b, scratch,
-                      *arena);
+    const auto run = [&](auto silu, auto center) {
+      ColStatsBackwardT<decltype(silu)::value, decltype(center)::value>(
+          static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dx), G, a, b, scratch, *arena);
+    };
+    const bool silu = G.act == Activation::SiLU;
+    if (silu && G.center) run(std::true_type{}, std::true_type{});
+    else if (silu) run(std::true_type{}, std::false_type{});
+    else if (G.center) run(std::false_type{}, std::true_type{});
+    else run(std::false_type{}, std::false_type{});
   });
 }
 

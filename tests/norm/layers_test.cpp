@@ -218,12 +218,22 @@ void run(const Config& cfg) {
       break;
     }
     case Kind::LayerNorm:
-      layer_norm_forward(N, S, C, eps, io, arena);
-      layer_norm_backward(N, S, C, eps, bio, arena);
-      break;
     case Kind::Rms:
-      rms_norm_forward(N * S, C, rms_eps, io, arena);
-      rms_norm_backward(N * S, C, rms_eps, bio, arena);
+      if (cfg.layout == Layout::NCHW) {  // over the channels of NCHW: the engine's NormSpec
+        NormSpec spec;
+        spec.shape = shape;
+        spec.reduce = Reduce::Position;
+        spec.center = cfg.kind == Kind::LayerNorm;
+        spec.eps = eps;
+        norm_forward(spec, io, arena);
+        norm_backward(spec, bio, false, arena);
+      } else if (cfg.kind == Kind::LayerNorm) {
+        layer_norm_forward(N, S, C, eps, io, arena);
+        layer_norm_backward(N, S, C, eps, bio, arena);
+      } else {
+        rms_norm_forward(N * S, C, rms_eps, io, arena);
+        rms_norm_backward(N * S, C, rms_eps, bio, arena);
+      }
       break;
     case Kind::Pixel:
       pixel_norm_forward(shape, eps, io, arena);
@@ -305,9 +315,9 @@ void run(const Config& cfg) {
 std::vector<Kind> all_kinds() {
   return {Kind::Group, Kind::Instance, Kind::Batch, Kind::LayerNorm, Kind::Rms, Kind::Pixel};
 }
-std::vector<Layout> layouts_of(Kind k) {
-  // LayerNorm and RMSNorm are row ops over the last dim ([B, T, D] is channels-last).
-  if (k == Kind::LayerNorm || k == Kind::Rms) return {Layout::NHWC};
+std::vector<Layout> layouts_of(Kind) {
+  // LayerNorm and RMSNorm layers are row ops over the last dim ([B, T, D] is channels-last);
+  // over the channels of NCHW they are the engine's channels-first Position statistics.
   return {Layout::NCHW, Layout::NHWC};
 }
 
