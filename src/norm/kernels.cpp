@@ -75,6 +75,14 @@ inline void StorePart(VF v, T* p, int64_t n) {
 }
 inline VF LoadVecPart(const float* p, int64_t n) { return LoadPart(p, n); }
 
+// f(std::bool_constant<a>, std::bool_constant<b>): two run-time flags as template
+// arguments, so that the loops f instantiates carry no test for them.
+template <class F>
+HWY_INLINE decltype(auto) WithFlags(bool a, bool b, F&& f) {
+  if (a) return b ? f(std::true_type{}, std::true_type{}) : f(std::true_type{}, std::false_type{});
+  return b ? f(std::false_type{}, std::true_type{}) : f(std::false_type{}, std::false_type{});
+}
+
 // e^−u = 2^t, t = −u·log2(e) = n + f with n = round(t), |f| ≤ 1/2; 2^f by a degree-6
 // Chebyshev fit (relative error 8e-8, ~1 ulp). Rounding t costs |t|·2^-24 relative (4e-7
 // at |u| = 10). On AVX-512, vreduceps gives f (0 for t = ±∞) and vscalefps applies 2^n
@@ -482,10 +490,7 @@ HWY_INLINE void ApplySpan(const T* x, T* y, const T* res, int64_t c0, int64_t c1
   const auto full = [&](auto residual, auto centred) HWY_ATTR __attribute__((always_inline)) {
     return ApplyFullVectors<Mode, kSilu, decltype(residual)::value, decltype(centred)::value>(x, y, res, c0, c1, p);
   };
-  const int64_t tail = res ? (p.centred ? full(std::true_type{}, std::true_type{})
-                                        : full(std::true_type{}, std::false_type{}))
-                           : (p.centred ? full(std::false_type{}, std::true_type{})
-                                        : full(std::false_type{}, std::false_type{}));
+  const int64_t tail = WithFlags(res != nullptr, p.centred, full);
   for (int64_t c = tail; c < c1; c += N) {
     const int64_t w = std::min(N, c1 - c);
     VF out = Epilogue<kSilu>(AffineOf<Mode>(LoadPart(x + c, w), c, w, p));
@@ -666,11 +671,7 @@ void FusedForwardTyped(const void* xv, void* yv, const ApplyLayout& L, const Fus
     if (L.mode == ApplyMode::Scalar) FusedForwardT<ApplyMode::Scalar, kSilu, kCenter>(x, y, L, F);
     else FusedForwardT<ApplyMode::RowStats, kSilu, kCenter>(x, y, L, F);
   };
-  const bool silu = L.act == Activation::SiLU;
-  if (silu && F.center) run(std::true_type{}, std::true_type{});
-  else if (silu) run(std::true_type{}, std::false_type{});
-  else if (F.center) run(std::false_type{}, std::true_type{});
-  else run(std::false_type{}, std::false_type{});
+  WithFlags(L.act == Activation::SiLU, F.center, run);
 }
 
 // Channels-first Position statistics tile by tile: kColChunk positions × all channels of
@@ -715,11 +716,9 @@ template <class T>
 void FusedColForwardTyped(const void* xv, void* yv, const ApplyLayout& L, const FusedStats& F) {
   const T* x = static_cast<const T*>(xv);
   T* y = static_cast<T*>(yv);
-  const bool silu = L.act == Activation::SiLU;
-  if (silu && F.center) FusedColForwardT<true, true>(x, y, L, F);
-  else if (silu) FusedColForwardT<true, false>(x, y, L, F);
-  else if (F.center) FusedColForwardT<false, true>(x, y, L, F);
-  else FusedColForwardT<false, false>(x, y, L, F);
+  WithFlags(L.act == Activation::SiLU, F.center, [&](auto silu, auto center) {
+    FusedColForwardT<decltype(silu)::value, decltype(center)::value>(x, y, L, F);
+  });
 }
 
 // ---- backward ----------------------------------------------------------------------------
@@ -1369,15 +1368,10 @@ void ColStatsBackward(DType t, const void* x, const void* dy, void* dx, const Co
                       double* b, float* scratch, Arena* arena) {
   ByType(t, [&](auto tag) {
     using T = decltype(tag);
-    const auto run = [&](auto silu, auto center) {
+    WithFlags(G.act == Activation::SiLU, G.center, [&](auto silu, auto center) {
       ColStatsBackwardT<decltype(silu)::value, decltype(center)::value>(
           static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dx), G, a, b, scratch, *arena);
-    };
-    const bool silu = G.act == Activation::SiLU;
-    if (silu && G.center) run(std::true_type{}, std::true_type{});
-    else if (silu) run(std::true_type{}, std::false_type{});
-    else if (G.center) run(std::false_type{}, std::true_type{});
-    else run(std::false_type{}, std::false_type{});
+    });
   });
 }
 
