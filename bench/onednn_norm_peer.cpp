@@ -1,12 +1,15 @@
 // oneDNN 2.6's layer and batch normalization on the cases of `diffnorm bench norm`, timed
 // the same way (warm-up, median of samples; "cache" reuses one set of operands, "dram"
-// cycles through a ring of copies larger than any cache). oneDNN 2.6 has no group, RMS
-// or pixel normalization; those cases are answered with "supported": false.
+// cycles through a ring of copies larger than any cache), and diffnorm's same layer on the
+// same buffers, sampled in turn with oneDNN's (one sample of each, alternately), so that
+// the ratio of the two does not carry the drift of the machine's memory bandwidth between
+// minutes. oneDNN 2.6 has no group, RMS or pixel normalization; those cases are answered
+// with "supported": false.
 //
 // Input, one case per line on stdin:  LAYER SHAPE LAYOUT DTYPE DIRECTION MEMORY
 //   e.g. "batchnorm-train 32x64x56x56 nhwc bf16 backward dram"
-// Output, one JSON object per case on stdout. Usage: onednn_norm_peer [--threads N]
-//   [--quick] [--dram-mib M]
+// Output, one JSON object per case on stdout ("ms": oneDNN, "diffnorm_ms": diffnorm in the
+// same samples). Usage: onednn_norm_peer [--threads N] [--quick] [--dram-mib M]
 #include <omp.h>
 
 #include <algorithm>
@@ -21,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "diffnorm/norm.h"
 #include "dnnl.hpp"
 
 namespace {
@@ -43,24 +47,41 @@ double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Median ms per call: warm-up samples calibrate the calls per sample (>= min_ms each).
-template <class F>
-double median_ms(F&& call, const Settings& s) {
+// Median ms per call of oneDNN and of diffnorm: warm-up samples calibrate each one's calls
+// per sample (>= min_ms each), then samples of the two in turn. A call gets its index, so
+// that it can cycle through the ring of operand copies.
+struct Timing {
+  double onednn_ms, diffnorm_ms;
+};
+template <class A, class B>
+Timing median_ms_pair(A&& onednn_call, B&& diffnorm_call, const Settings& s) {
   const int warmup = s.quick ? 1 : 2, samples = s.quick ? 5 : 15;
   const double min_ms = s.quick ? 1.0 : 3.0;
-  std::size_t calls = 0, per_sample = 1;
-  auto sample = [&] {
+  std::size_t calls[2] = {0, 0}, per_sample[2] = {1, 1};
+  auto sample = [&](int j) {
     const double start = now_ms();
-    for (std::size_t i = 0; i < per_sample; ++i) call(calls++);
-    return (now_ms() - start) / double(per_sample);
+    for (std::size_t i = 0; i < per_sample[j]; ++i) j == 0 ? onednn_call(calls[0]++) : diffnorm_call(calls[1]++);
+    return (now_ms() - start) / double(per_sample[j]);
   };
   for (int w = 0; w < warmup; ++w)
-    per_sample = std::max<std::size_t>(1, std::size_t(std::ceil(min_ms / std::max(sample(), 1e-6))));
-  std::vector<double> t;
-  for (int i = 0; i < samples; ++i) t.push_back(sample());
-  std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
-  return t[t.size() / 2];
+    for (int j = 0; j < 2; ++j)
+      per_sample[j] = std::max<std::size_t>(1, std::size_t(std::ceil(min_ms / std::max(sample(j), 1e-6))));
+  std::vector<double> t[2];
+  for (int i = 0; i < samples; ++i)
+    for (int j = 0; j < 2; ++j) t[j].push_back(sample(j));
+  for (auto& v : t) std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return {t[0][t[0].size() / 2], t[1][t[1].size() / 2]};
 }
+
+float* f32(memory& m) { return static_cast<float*>(m.get_data_handle()); }
+
+// diffnorm's statistics of one operand set: a backward reads the mean and rstd of its own
+// forward (oneDNN's set holds a variance, not an rstd), and a BatchNorm forward updates
+// running statistics of its own.
+struct DiffnormState {
+  std::vector<float> mean, rstd, running_mean, running_var;
+  int64_t batches_tracked = 0;
+};
 
 // Operands of one call; `copies` independent sets for the DRAM ring.
 struct Operands {
@@ -96,9 +117,12 @@ std::size_t ring_copies(const Case& c, std::size_t slab_bytes, const Settings& s
   return std::max<std::size_t>(2, std::size_t(std::ceil(s.dram_mib * 1048576.0 / double(slab_bytes))));
 }
 
-// Times one case; returns ms, or a negative number when oneDNN has no such primitive.
-double run_case(dnnl::engine& eng, dnnl::stream& strm, const Case& c, const Settings& s) {
+// Times one case, oneDNN and diffnorm in turn; a negative oneDNN time when oneDNN has no
+// such primitive.
+Timing run_case(dnnl::engine& eng, dnnl::stream& strm, const Case& c, const Settings& s) {
   const dt data_type = c.dtype == "bf16" ? dt::bf16 : dt::f32;
+  const diffnorm::DType dn_type = c.dtype == "bf16" ? diffnorm::DType::BF16 : diffnorm::DType::F32;
+  diffnorm::Arena arena;
   const bool backward = c.direction == "backward";
   const auto flags = dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
 
@@ -141,9 +165,48 @@ double run_case(dnnl::engine& eng, dnnl::stream& strm, const Case& c, const Sett
       }
     }
     strm.wait();
-    if (!backward) return median_ms([&](std::size_t i) { fwd.execute(strm, sets[i % copies]); strm.wait(); }, s);
+    const int64_t batch = c.shape[0], tokens = c.shape[1], dim = c.shape[2];
+    std::vector<DiffnormState> state(copies);
+    auto diffnorm_forward = [&](std::size_t k) {
+      auto& a = sets[k];
+      arena.reset();  // scratch is reused call after call, as a caller's would be
+      diffnorm::ForwardIO io;
+      io.dtype = dn_type;
+      io.x = a[DNNL_ARG_SRC].get_data_handle();
+      io.y = a[DNNL_ARG_DST].get_data_handle();
+      io.gamma = f32(a[DNNL_ARG_SCALE]);
+      io.beta = f32(a[DNNL_ARG_SHIFT]);
+      io.mean = state[k].mean.data();
+      io.rstd = state[k].rstd.data();
+      diffnorm::layer_norm_forward(batch, tokens, dim, 1e-5f, io, arena);
+    };
+    for (std::size_t k = 0; k < copies; ++k) {
+      state[k].mean.resize(std::size_t(batch * tokens));
+      state[k].rstd.resize(std::size_t(batch * tokens));
+      if (backward) diffnorm_forward(k);  // the statistics diffnorm's backward reads
+    }
+    if (!backward)
+      return median_ms_pair([&](std::size_t i) { fwd.execute(strm, sets[i % copies]); strm.wait(); },
+                            [&](std::size_t i) { diffnorm_forward(i % copies); }, s);
     dnnl::layer_normalization_backward bwd(bwd_pd);
-    return median_ms([&](std::size_t i) { bwd.execute(strm, sets[i % copies]); strm.wait(); }, s);
+    auto diffnorm_backward = [&](std::size_t k) {
+      auto& a = sets[k];
+      arena.reset();  // scratch is reused call after call, as a caller's would be
+      diffnorm::BackwardIO io;
+      io.dtype = dn_type;
+      io.x = a[DNNL_ARG_SRC].get_data_handle();
+      io.dy = a[DNNL_ARG_DIFF_DST].get_data_handle();
+      io.dx = a[DNNL_ARG_DIFF_SRC].get_data_handle();
+      io.gamma = f32(a[DNNL_ARG_SCALE]);
+      io.beta = f32(a[DNNL_ARG_SHIFT]);
+      io.mean = state[k].mean.data();
+      io.rstd = state[k].rstd.data();
+      io.dgamma = f32(a[DNNL_ARG_DIFF_SCALE]);
+      io.dbeta = f32(a[DNNL_ARG_DIFF_SHIFT]);
+      diffnorm::layer_norm_backward(batch, tokens, dim, 1e-5f, io, arena);
+    };
+    return median_ms_pair([&](std::size_t i) { bwd.execute(strm, sets[i % copies]); strm.wait(); },
+                          [&](std::size_t i) { diffnorm_backward(i % copies); }, s);
   }
 
   if (c.layer.rfind("batchnorm", 0) == 0 && (c.layout == "nchw" || c.layout == "nhwc")) {
@@ -187,11 +250,60 @@ double run_case(dnnl::engine& eng, dnnl::stream& strm, const Case& c, const Sett
       }
     }
     strm.wait();
-    if (!backward) return median_ms([&](std::size_t i) { fwd.execute(strm, sets[i % copies]); strm.wait(); }, s);
+    const diffnorm::NormShape shape{c.shape[0], c.shape[1], c.shape[2] * c.shape[3],
+                                    c.layout == "nhwc" ? diffnorm::Layout::NHWC : diffnorm::Layout::NCHW};
+    diffnorm::BatchNormOptions options;
+    options.training = training;
+    std::vector<DiffnormState> state(copies);
+    auto diffnorm_forward = [&](std::size_t k) {
+      auto& a = sets[k];
+      DiffnormState& st = state[k];
+      arena.reset();  // scratch is reused call after call, as a caller's would be
+      diffnorm::ForwardIO io;
+      io.dtype = dn_type;
+      io.x = a[DNNL_ARG_SRC].get_data_handle();
+      io.y = a[DNNL_ARG_DST].get_data_handle();
+      io.gamma = f32(a[DNNL_ARG_SCALE]);
+      io.beta = f32(a[DNNL_ARG_SHIFT]);
+      io.mean = st.mean.data();
+      io.rstd = st.rstd.data();
+      // Eval reads oneDNN's global statistics as its running statistics; training updates its own.
+      const diffnorm::RunningStats running =
+          training ? diffnorm::RunningStats{st.running_mean.data(), st.running_var.data(), &st.batches_tracked}
+                   : diffnorm::RunningStats{f32(a[DNNL_ARG_MEAN]), f32(a[DNNL_ARG_VARIANCE]), &st.batches_tracked};
+      diffnorm::batch_norm_forward(shape, options, running, io, arena);
+    };
+    for (std::size_t k = 0; k < copies; ++k) {
+      state[k].mean.resize(std::size_t(shape.c));
+      state[k].rstd.resize(std::size_t(shape.c));
+      state[k].running_mean.assign(std::size_t(shape.c), 0.0f);
+      state[k].running_var.assign(std::size_t(shape.c), 1.0f);
+      if (backward) diffnorm_forward(k);  // the statistics diffnorm's backward reads
+    }
+    if (!backward)
+      return median_ms_pair([&](std::size_t i) { fwd.execute(strm, sets[i % copies]); strm.wait(); },
+                            [&](std::size_t i) { diffnorm_forward(i % copies); }, s);
     dnnl::batch_normalization_backward bwd(bwd_pd);
-    return median_ms([&](std::size_t i) { bwd.execute(strm, sets[i % copies]); strm.wait(); }, s);
+    auto diffnorm_backward = [&](std::size_t k) {
+      auto& a = sets[k];
+      arena.reset();  // scratch is reused call after call, as a caller's would be
+      diffnorm::BackwardIO io;
+      io.dtype = dn_type;
+      io.x = a[DNNL_ARG_SRC].get_data_handle();
+      io.dy = a[DNNL_ARG_DIFF_DST].get_data_handle();
+      io.dx = a[DNNL_ARG_DIFF_SRC].get_data_handle();
+      io.gamma = f32(a[DNNL_ARG_SCALE]);
+      io.beta = f32(a[DNNL_ARG_SHIFT]);
+      io.mean = state[k].mean.data();
+      io.rstd = state[k].rstd.data();
+      io.dgamma = f32(a[DNNL_ARG_DIFF_SCALE]);
+      io.dbeta = f32(a[DNNL_ARG_DIFF_SHIFT]);
+      diffnorm::batch_norm_backward(shape, options, /*running_tracked=*/true, io, arena);
+    };
+    return median_ms_pair([&](std::size_t i) { bwd.execute(strm, sets[i % copies]); strm.wait(); },
+                          [&](std::size_t i) { diffnorm_backward(i % copies); }, s);
   }
-  return -1;
+  return {-1, -1};
 }
 
 memory::dims parse_shape(const std::string& text) {
@@ -227,17 +339,19 @@ int main(int argc, char** argv) {
     std::stringstream in(line);
     if (!(in >> c.layer >> c.shape_text >> c.layout >> c.dtype >> c.direction >> c.memory_kind)) continue;
     c.shape = parse_shape(c.shape_text);
-    double ms = -1;
+    Timing t{-1, -1};
     try {
-      ms = run_case(eng, strm, c, settings);
+      t = run_case(eng, strm, c, settings);
     } catch (const dnnl::error&) {
-      ms = -1;  // no implementation for this data type or layout
+      t = {-1, -1};  // no implementation for this data type or layout
     }
+    const bool supported = t.onednn_ms > 0;
     std::printf(
         "{\"layer\": \"%s\", \"shape\": \"%s\", \"layout\": \"%s\", \"dtype\": \"%s\", \"direction\": \"%s\", "
-        "\"memory\": \"%s\", \"threads\": %d, \"supported\": %s, \"ms\": %.5f}\n",
+        "\"memory\": \"%s\", \"threads\": %d, \"supported\": %s, \"ms\": %.5f, \"diffnorm_ms\": %.5f}\n",
         c.layer.c_str(), c.shape_text.c_str(), c.layout.c_str(), c.dtype.c_str(), c.direction.c_str(),
-        c.memory_kind.c_str(), omp_get_max_threads(), ms > 0 ? "true" : "false", ms > 0 ? ms : 0.0);
+        c.memory_kind.c_str(), omp_get_max_threads(), supported ? "true" : "false", supported ? t.onednn_ms : 0.0,
+        supported ? t.diffnorm_ms : 0.0);
     std::fflush(stdout);
   }
   return 0;
