@@ -48,8 +48,10 @@ double now_ms() {
 }
 
 // Median ms per call of oneDNN and of diffnorm: warm-up samples calibrate each one's calls
-// per sample (>= min_ms each), then samples of the two in turn. A call gets its index, so
-// that it can cycle through the ring of operand copies.
+// per sample (>= min_ms each) for at least kMinWarmupMs (as diffnorm's bench: the threads
+// run slow for the first ~50-80 ms after they were idle), then samples of the two in turn.
+// A call gets its index, so that it can cycle through the ring of operand copies.
+constexpr double kMinWarmupMs = 200;
 struct Timing {
   double onednn_ms, diffnorm_ms;
 };
@@ -63,7 +65,8 @@ Timing median_ms_pair(A&& onednn_call, B&& diffnorm_call, const Settings& s) {
     for (std::size_t i = 0; i < per_sample[j]; ++i) j == 0 ? onednn_call(calls[0]++) : diffnorm_call(calls[1]++);
     return (now_ms() - start) / double(per_sample[j]);
   };
-  for (int w = 0; w < warmup; ++w)
+  const double warmup_start = now_ms();
+  for (int w = 0; w < warmup || now_ms() - warmup_start < kMinWarmupMs; ++w)
     for (int j = 0; j < 2; ++j)
       per_sample[j] = std::max<std::size_t>(1, std::size_t(std::ceil(min_ms / std::max(sample(j), 1e-6))));
   std::vector<double> t[2];

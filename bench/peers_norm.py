@@ -40,10 +40,15 @@ GRAD_PARAMS = {"groupnorm": ["w", "b"], "groupnorm+silu": ["w", "b"], "layernorm
                "batchnorm-train": ["w", "b"]}
 
 
+# As diffnorm's bench (src/cli/bench_timing.h): the threads run slow for the first ~50-80 ms
+# after they were idle, so the warm-up lasts at least this long.
+MIN_WARMUP_MS = 200
+
+
 def median_ms(calls, quick):
-    """As diffnorm's bench: warm-up samples calibrate the calls per sample, then the median
-    of each call's samples, the calls' samples interleaved (one of each in turn) so that
-    all of them see the same machine load."""
+    """As diffnorm's bench: warm-up samples (at least MIN_WARMUP_MS of them) calibrate the
+    calls per sample, then the median of each call's samples, the calls' samples
+    interleaved (one of each in turn) so that all of them see the same machine load."""
     warmup, samples, min_ms = (1, 5, 1.0) if quick else (2, 15, 3.0)
     counts, per_sample = [0] * len(calls), [1] * len(calls)
 
@@ -54,7 +59,9 @@ def median_ms(calls, quick):
             counts[j] += 1
         return (time.perf_counter() - start) * 1e3 / per_sample[j]
 
-    for _ in range(warmup):
+    warmup_start, w = time.perf_counter(), 0
+    while w < warmup or (time.perf_counter() - warmup_start) * 1e3 < MIN_WARMUP_MS:
+        w += 1
         for j in range(len(calls)):
             per_sample[j] = max(1, math.ceil(min_ms / max(sample(j), 1e-6)))
     times = [[] for _ in calls]

@@ -278,7 +278,7 @@ Result measure(const NormCase& c, Memory memory, const Options& opt, BenchPool& 
   };
   auto at = [&](std::size_t call) { return ring + (call % copies) * slab.bytes; };
   TimingPlan plan;
-  if (opt.quick) plan = {1, 5, 1.0};
+  if (opt.quick) plan = {.warmup_samples = 1, .samples = 5, .min_sample_ms = 1.0};
   const std::vector<double> ms = median_ms_interleaved(
       {[&](std::size_t call) { run_case(c, slab, at(call), arena); },
        [&](std::size_t call) { parallel_memcpy(at(call) + slab.bytes - half, at(call), half); },

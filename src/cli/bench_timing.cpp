@@ -24,7 +24,8 @@ std::vector<double> median_ms_interleaved(const std::vector<Candidate>& candidat
     for (std::size_t i = 0; i < per_sample[c]; ++i) candidates[c](calls[c]++);
     return (now_ms() - start) / double(per_sample[c]);
   };
-  for (int w = 0; w < std::max(1, plan.warmup_samples); ++w) {
+  const double warmup_start = now_ms();
+  for (int w = 0; w < std::max(1, plan.warmup_samples) || now_ms() - warmup_start < plan.min_warmup_ms; ++w) {
     for (std::size_t c = 0; c < k; ++c) {
       const double ms = sample(c);
       per_sample[c] = std::max<std::size_t>(1, std::size_t(std::ceil(plan.min_sample_ms / std::max(ms, 1e-6))));

@@ -12,6 +12,11 @@ struct TimingPlan {
   int warmup_samples = 2;     // per candidate, discarded
   int samples = 15;           // per candidate; the median is reported
   double min_sample_ms = 3;   // a sample repeats the call back to back at least this long
+  // The warm-up goes on, one sample of each candidate in turn, at least this long: on the
+  // 2-vCPU VM of BENCHMARKS.md a kernel runs up to 5x slower for the first ~50-80 ms after
+  // the threads were idle (e.g. while one thread filled the operands), and two warm-up
+  // samples of 3 ms left the timed samples in that ramp.
+  double min_warmup_ms = 200;
 };
 
 /// One call of a candidate; `call` counts the calls so far, so that a candidate can cycle
