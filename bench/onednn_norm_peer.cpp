@@ -86,10 +86,35 @@ struct DiffnormState {
   int64_t batches_tracked = 0;
 };
 
-// Operands of one call; `copies` independent sets for the DRAM ring.
-struct Operands {
-  std::vector<std::unordered_map<int, memory>> sets;
-};
+using OperandSet = std::unordered_map<int, memory>;
+
+// diffnorm's forward and backward buffers on oneDNN's operand set `a` (the same memory),
+// with the statistics of `st`.
+diffnorm::ForwardIO forward_io(OperandSet& a, diffnorm::DType dtype, DiffnormState& st) {
+  diffnorm::ForwardIO io;
+  io.dtype = dtype;
+  io.x = a[DNNL_ARG_SRC].get_data_handle();
+  io.y = a[DNNL_ARG_DST].get_data_handle();
+  io.gamma = f32(a[DNNL_ARG_SCALE]);
+  io.beta = f32(a[DNNL_ARG_SHIFT]);
+  io.mean = st.mean.data();
+  io.rstd = st.rstd.data();
+  return io;
+}
+diffnorm::BackwardIO backward_io(OperandSet& a, diffnorm::DType dtype, DiffnormState& st) {
+  diffnorm::BackwardIO io;
+  io.dtype = dtype;
+  io.x = a[DNNL_ARG_SRC].get_data_handle();
+  io.dy = a[DNNL_ARG_DIFF_DST].get_data_handle();
+  io.dx = a[DNNL_ARG_DIFF_SRC].get_data_handle();
+  io.gamma = f32(a[DNNL_ARG_SCALE]);
+  io.beta = f32(a[DNNL_ARG_SHIFT]);
+  io.mean = st.mean.data();
+  io.rstd = st.rstd.data();
+  io.dgamma = f32(a[DNNL_ARG_DIFF_SCALE]);
+  io.dbeta = f32(a[DNNL_ARG_DIFF_SHIFT]);
+  return io;
+}
 
 void fill(memory& m, float lo, float hi, unsigned seed) {
   const auto& d = m.get_desc();
@@ -145,7 +170,7 @@ Timing run_case(dnnl::engine& eng, dnnl::stream& strm, const Case& c, const Sett
           fwd_pd);
     const std::size_t slab = data.get_size() * (backward ? 3 : 2);
     const std::size_t copies = ring_copies(c, slab, s);
-    std::vector<std::unordered_map<int, memory>> sets(copies);
+    std::vector<OperandSet> sets(copies);
     for (std::size_t k = 0; k < copies; ++k) {
       auto& a = sets[k];
       a[DNNL_ARG_SRC] = memory(data, eng);
@@ -171,17 +196,8 @@ Timing run_case(dnnl::engine& eng, dnnl::stream& strm, const Case& c, const Sett
     const int64_t batch = c.shape[0], tokens = c.shape[1], dim = c.shape[2];
     std::vector<DiffnormState> state(copies);
     auto diffnorm_forward = [&](std::size_t k) {
-      auto& a = sets[k];
       arena.reset();  // scratch is reused call after call, as a caller's would be
-      diffnorm::ForwardIO io;
-      io.dtype = dn_type;
-      io.x = a[DNNL_ARG_SRC].get_data_handle();
-      io.y = a[DNNL_ARG_DST].get_data_handle();
-      io.gamma = f32(a[DNNL_ARG_SCALE]);
-      io.beta = f32(a[DNNL_ARG_SHIFT]);
-      io.mean = state[k].mean.data();
-      io.rstd = state[k].rstd.data();
-      diffnorm::layer_norm_forward(batch, tokens, dim, 1e-5f, io, arena);
+      diffnorm::layer_norm_forward(batch, tokens, dim, 1e-5f, forward_io(sets[k], dn_type, state[k]), arena);
     };
     for (std::size_t k = 0; k < copies; ++k) {
       state[k].mean.resize(std::size_t(batch * tokens));
@@ -193,20 +209,8 @@ Timing run_case(dnnl::engine& eng, dnnl::stream& strm, const Case& c, const Sett
                             [&](std::size_t i) { diffnorm_forward(i % copies); }, s);
     dnnl::layer_normalization_backward bwd(bwd_pd);
     auto diffnorm_backward = [&](std::size_t k) {
-      auto& a = sets[k];
-      arena.reset();  // scratch is reused call after call, as a caller's would be
-      diffnorm::BackwardIO io;
-      io.dtype = dn_type;
-      io.x = a[DNNL_ARG_SRC].get_data_handle();
-      io.dy = a[DNNL_ARG_DIFF_DST].get_data_handle();
-      io.dx = a[DNNL_ARG_DIFF_SRC].get_data_handle();
-      io.gamma = f32(a[DNNL_ARG_SCALE]);
-      io.beta = f32(a[DNNL_ARG_SHIFT]);
-      io.mean = state[k].mean.data();
-      io.rstd = state[k].rstd.data();
-      io.dgamma = f32(a[DNNL_ARG_DIFF_SCALE]);
-      io.dbeta = f32(a[DNNL_ARG_DIFF_SHIFT]);
-      diffnorm::layer_norm_backward(batch, tokens, dim, 1e-5f, io, arena);
+      arena.reset();
+      diffnorm::layer_norm_backward(batch, tokens, dim, 1e-5f, backward_io(sets[k], dn_type, state[k]), arena);
     };
     return median_ms_pair([&](std::size_t i) { bwd.execute(strm, sets[i % copies]); strm.wait(); },
                           [&](std::size_t i) { diffnorm_backward(i % copies); }, s);
@@ -228,7 +232,7 @@ Timing run_case(dnnl::engine& eng, dnnl::stream& strm, const Case& c, const Sett
           fwd_pd);
     const std::size_t slab = data.get_size() * (backward ? 3 : 2);
     const std::size_t copies = ring_copies(c, slab, s);
-    std::vector<std::unordered_map<int, memory>> sets(copies);
+    std::vector<OperandSet> sets(copies);
     for (std::size_t k = 0; k < copies; ++k) {
       auto& a = sets[k];
       a[DNNL_ARG_SRC] = memory(data, eng);
@@ -261,20 +265,12 @@ Timing run_case(dnnl::engine& eng, dnnl::stream& strm, const Case& c, const Sett
     auto diffnorm_forward = [&](std::size_t k) {
       auto& a = sets[k];
       DiffnormState& st = state[k];
-      arena.reset();  // scratch is reused call after call, as a caller's would be
-      diffnorm::ForwardIO io;
-      io.dtype = dn_type;
-      io.x = a[DNNL_ARG_SRC].get_data_handle();
-      io.y = a[DNNL_ARG_DST].get_data_handle();
-      io.gamma = f32(a[DNNL_ARG_SCALE]);
-      io.beta = f32(a[DNNL_ARG_SHIFT]);
-      io.mean = st.mean.data();
-      io.rstd = st.rstd.data();
+      arena.reset();
       // Eval reads oneDNN's global statistics as its running statistics; training updates its own.
       const diffnorm::RunningStats running =
           training ? diffnorm::RunningStats{st.running_mean.data(), st.running_var.data(), &st.batches_tracked}
                    : diffnorm::RunningStats{f32(a[DNNL_ARG_MEAN]), f32(a[DNNL_ARG_VARIANCE]), &st.batches_tracked};
-      diffnorm::batch_norm_forward(shape, options, running, io, arena);
+      diffnorm::batch_norm_forward(shape, options, running, forward_io(a, dn_type, st), arena);
     };
     for (std::size_t k = 0; k < copies; ++k) {
       state[k].mean.resize(std::size_t(shape.c));
@@ -288,20 +284,9 @@ Timing run_case(dnnl::engine& eng, dnnl::stream& strm, const Case& c, const Sett
                             [&](std::size_t i) { diffnorm_forward(i % copies); }, s);
     dnnl::batch_normalization_backward bwd(bwd_pd);
     auto diffnorm_backward = [&](std::size_t k) {
-      auto& a = sets[k];
-      arena.reset();  // scratch is reused call after call, as a caller's would be
-      diffnorm::BackwardIO io;
-      io.dtype = dn_type;
-      io.x = a[DNNL_ARG_SRC].get_data_handle();
-      io.dy = a[DNNL_ARG_DIFF_DST].get_data_handle();
-      io.dx = a[DNNL_ARG_DIFF_SRC].get_data_handle();
-      io.gamma = f32(a[DNNL_ARG_SCALE]);
-      io.beta = f32(a[DNNL_ARG_SHIFT]);
-      io.mean = state[k].mean.data();
-      io.rstd = state[k].rstd.data();
-      io.dgamma = f32(a[DNNL_ARG_DIFF_SCALE]);
-      io.dbeta = f32(a[DNNL_ARG_DIFF_SHIFT]);
-      diffnorm::batch_norm_backward(shape, options, /*running_tracked=*/true, io, arena);
+      arena.reset();
+      diffnorm::batch_norm_backward(shape, options, /*running_tracked=*/true, backward_io(sets[k], dn_type, state[k]),
+                                    arena);
     };
     return median_ms_pair([&](std::size_t i) { bwd.execute(strm, sets[i % copies]); strm.wait(); },
                           [&](std::size_t i) { diffnorm_backward(i % copies); }, s);
