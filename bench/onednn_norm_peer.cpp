@@ -13,7 +13,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -24,6 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cli/bench_timing.h"
 #include "diffnorm/norm.h"
 #include "dnnl.hpp"
 
@@ -43,39 +43,19 @@ struct Settings {
   double dram_mib = 1024;
 };
 
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// Median ms per call of oneDNN and of diffnorm: warm-up samples calibrate each one's calls
-// per sample (>= min_ms each) for at least kMinWarmupMs (as diffnorm's bench: the threads
-// run slow for the first ~50-80 ms after they were idle), then samples of the two in turn.
-// A call gets its index, so that it can cycle through the ring of operand copies; diffnorm
-// starts half a ring away from oneDNN (see diffnorm_set), so that neither finds in cache
-// the sets the other has just used.
-constexpr double kMinWarmupMs = 200;
+// One sample of oneDNN and one of diffnorm in turn (cli/bench_timing.h, as diffnorm's own
+// bench): a call gets its index, so that it can cycle through the ring of operand copies;
+// diffnorm starts half a ring away from oneDNN (see diffnorm_set), so that neither finds in
+// cache the sets the other has just used.
 struct Timing {
   double onednn_ms, diffnorm_ms;
 };
 template <class A, class B>
 Timing median_ms_pair(A&& onednn_call, B&& diffnorm_call, const Settings& s) {
-  const int warmup = s.quick ? 1 : 2, samples = s.quick ? 5 : 15;
-  const double min_ms = s.quick ? 1.0 : 3.0;
-  std::size_t calls[2] = {0, 0}, per_sample[2] = {1, 1};
-  auto sample = [&](int j) {
-    const double start = now_ms();
-    for (std::size_t i = 0; i < per_sample[j]; ++i) j == 0 ? onednn_call(calls[0]++) : diffnorm_call(calls[1]++);
-    return (now_ms() - start) / double(per_sample[j]);
-  };
-  const double warmup_start = now_ms();
-  for (int w = 0; w < warmup || now_ms() - warmup_start < kMinWarmupMs; ++w)
-    for (int j = 0; j < 2; ++j)
-      per_sample[j] = std::max<std::size_t>(1, std::size_t(std::ceil(min_ms / std::max(sample(j), 1e-6))));
-  std::vector<double> t[2];
-  for (int i = 0; i < samples; ++i)
-    for (int j = 0; j < 2; ++j) t[j].push_back(sample(j));
-  for (auto& v : t) std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-  return {t[0][t[0].size() / 2], t[1][t[1].size() / 2]};
+  diffnorm::cli::TimingPlan plan;
+  if (s.quick) plan = {.warmup_samples = 1, .samples = 5, .min_sample_ms = 1.0};
+  const std::vector<double> ms = diffnorm::cli::median_ms_interleaved({onednn_call, diffnorm_call}, plan);
+  return {ms[0], ms[1]};
 }
 
 float* f32(memory& m) { return static_cast<float*>(m.get_data_handle()); }
