@@ -21,6 +21,18 @@ bool channels_innermost(const NormShape& s) { return s.layout == Layout::NHWC ||
 
 int max_threads() { return omp_get_max_threads(); }
 
+// Rows per work item of the channels-last Position backward: at most 64, in a number of
+// items rounded up to a multiple of 4, so that a static schedule over 2 or 4 threads
+// splits even short inputs evenly (2×77 rows in chunks of 64 gave one of two threads 128
+// rows and the other 26; more, smaller items cost more in per-item column sums than they
+// gain); a multiple of the 4 rows the kernel takes at once. A function of the shape
+// alone: the column sums are added per chunk, and the result must not depend on the
+// thread count.
+int64_t row_grad_chunk_rows(int64_t rows) {
+  const int64_t items = (rows + 64 * 4 - 1) / (64 * 4) * 4;
+  return std::max<int64_t>(4, (rows + 4 * items - 1) / (4 * items) * 4);
+}
+
 double* zeroed_doubles(Arena& arena, int64_t count) {
   double* p = arena.allocate_array<double>(size_t(count));
   std::fill(p, p + count, 0.0);
@@ -570,7 +582,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
       G.width = C;
       G.rows_per_block = per_sample ? S : N * S;
       G.vec_stride = aff.stride;
-      G.chunk_rows = 64;
+      G.chunk_rows = row_grad_chunk_rows(G.rows);
       G.m = io.mean;
       G.mlo = mean_lo;
       G.r = io.rstd;
