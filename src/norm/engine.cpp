@@ -397,6 +397,7 @@ void norm_detail::apply_stats(const NormSpec& spec, const ForwardIO& io, const f
   if (spec.reduce == Reduce::Position) {
     if (inner) {  // rows of C with their own (m, r); k, q per sample
       L = position_rows_layout(sh, aff);
+      L.eps = spec.eps;
       L.row_m = io.mean;
       L.row_mlo = mean_lo;
       L.row_r = io.rstd;
@@ -415,7 +416,7 @@ void norm_detail::apply_stats(const NormSpec& spec, const ForwardIO& io, const f
     float* a = arena.allocate_array<float>(size_t(blocks * C));
     float* b = arena.allocate_array<float>(size_t(blocks * C));
     bool all_foldable = true;
-    for (int64_t k = 0; k < K; ++k) all_foldable = all_foldable && foldable(io.mean[k], io.rstd[k]);
+    for (int64_t k = 0; k < K; ++k) all_foldable = all_foldable && foldable(io.mean[k], io.rstd[k], spec.eps);
     channel_apply_rows(spec, io.mean, mean_lo, io.rstd, aff, blocks, [&](int64_t) { return all_foldable; }, m, mlo,
                        a, b);
     L.vec_centred = !all_foldable;
@@ -433,9 +434,8 @@ void norm_detail::apply_stats(const NormSpec& spec, const ForwardIO& io, const f
     float* mlo = arena.allocate_array<float>(size_t(N * C));
     float* a = arena.allocate_array<float>(size_t(N * C));
     float* b = arena.allocate_array<float>(size_t(N * C));
-    channel_apply_rows(  // folded per row, as fused_forward folds
-        spec, io.mean, mean_lo, io.rstd, aff, N, [&](int64_t k) { return foldable(io.mean[k], io.rstd[k]); }, m, mlo,
-        a, b);
+    const auto fold = [&](int64_t k) { return foldable(io.mean[k], io.rstd[k], spec.eps); };
+    channel_apply_rows(spec, io.mean, mean_lo, io.rstd, aff, N, fold, m, mlo, a, b);  // as fused_forward folds
     L.mode = ApplyMode::Scalar;
     L.rows = N * C;
     L.width = S;
@@ -539,10 +539,9 @@ void sum_chunk_partials(int64_t blocks, int64_t chunks, int64_t C, const double*
 
 // The low part of each statistic's mean, μ − mean (as the forward's apply uses it): x̂
 // needs x − μ, and the fp32 mean is off by up to |μ|·2⁻²⁴, a relative error of x̂ of up to
-// |μ|·rstd·2⁻²⁴. Below kMeanLoNeeded·2⁻²⁴ (2.4e-7) it is ignored; above, μ is recomputed
-// from x (one more read of x, only for data far from zero mean). Constant statistics
-// (eval) are exact as given.
-constexpr double kMeanLoNeeded = 4.0;
+// (|μ|/σ)·2⁻²⁴. Where every statistic is foldable (|μ| ≤ 4σ: at most 2.4e-7) it is
+// ignored; otherwise μ is recomputed from x (one more read of x, only for data far from
+// zero mean). Constant statistics (eval) are exact as given.
 
 const float* mean_low_part(const NormSpec& spec, const BackwardIO& io, bool stats_constant, Arena& arena) {
   const int64_t K = spec.stat_count();
@@ -550,8 +549,7 @@ const float* mean_low_part(const NormSpec& spec, const BackwardIO& io, bool stat
   std::fill(lo, lo + K, 0.0f);
   if (stats_constant || !spec.center) return lo;
   bool needed = false;
-  for (int64_t k = 0; k < K && !needed; ++k)
-    needed = !(std::abs(double(io.mean[k])) * double(io.rstd[k]) <= kMeanLoNeeded);
+  for (int64_t k = 0; k < K && !needed; ++k) needed = !foldable(io.mean[k], io.rstd[k], spec.eps);
   if (!needed) return lo;
   Moments* stats = arena.allocate_array<Moments>(size_t(K));
   compute_moments(spec, io.dtype, io.x, stats, arena);
@@ -590,6 +588,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
       G.q = aff.q;
       G.act = io.activation;
       G.center = spec.center;
+      G.eps = spec.eps;
       const int64_t blocks = G.rows / G.rows_per_block, cpb = G.chunks_per_block();
       double* part_du = want_params ? arena.allocate_array<double>(size_t(blocks * cpb * C)) : nullptr;
       double* part_dux = want_params ? arena.allocate_array<double>(size_t(blocks * cpb * C)) : nullptr;
@@ -632,7 +631,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
     float* k = arena.allocate_array<float>(size_t(N * C));
     float* q = arena.allocate_array<float>(size_t(N * C));
     channel_grad_rows(spec, io, mean_lo, aff, N, m, mlo, r, k, q);
-    RowScalars R{N * C, S, m, mlo, r, k, q, io.activation};
+    RowScalars R{N * C, S, m, mlo, r, k, q, io.activation, spec.eps};
     double* A = arena.allocate_array<double>(size_t(N * C));
     double* B = arena.allocate_array<double>(size_t(N * C));
     const int64_t span = sh.numel() / K;  // of each of x and dy
@@ -688,7 +687,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   per_channel(spec, blocks, c1, vc1);
   per_channel(spec, blocks, c2, vc2);
   bool all_foldable = io.activation == Activation::None;
-  for (int64_t j = 0; j < K && all_foldable; ++j) all_foldable = foldable(io.mean[j], io.rstd[j]);
+  for (int64_t j = 0; j < K && all_foldable; ++j) all_foldable = foldable(io.mean[j], io.rstd[j], spec.eps);
   if (all_foldable) {
     // dx = r·(k·dy − c1 − x̂·c2), x̂ = (x − m − m_lo)·r, as p·dy + q·x + o (see foldable).
     float* p = arena.allocate_array<float>(size_t(blocks * C));

@@ -521,7 +521,7 @@ void ApplyT(const T* x, T* y, const ApplyLayout& L) {
     if constexpr (Mode == ApplyMode::Scalar) p.centred = L.row_m[row] != 0.0f || L.row_mlo[row] != 0.0f;
     if constexpr (Mode == ApplyMode::RowStats) {
       p.sr = hn::Set(d, L.row_r[row]);
-      p.centred = !foldable(L.row_m[row], L.row_r[row]);
+      p.centred = !foldable(L.row_m[row], L.row_r[row], L.eps);
       p.sb = hn::Set(d, folded_shift(L.row_m[row], L.row_mlo[row], L.row_r[row], 0.0f));
     }
     if constexpr (Mode == ApplyMode::Scalar || Mode == ApplyMode::ColStats) {
@@ -624,7 +624,7 @@ void FusedBatchApply(const T* x, T* y, const ApplyLayout& L, const FusedStats& F
     p.sm = hn::Set(d, mean);
     p.slo = hn::Set(d, mlo);
     p.sr = hn::Set(d, rstd);
-    p.centred = !foldable(mean, rstd);
+    p.centred = !foldable(mean, rstd, F.eps);
     for (int64_t row = k * F.rows_per_stat; row < (k + 1) * F.rows_per_stat; ++row) {
       const int64_t ro = row * L.width;
       if constexpr (Mode == ApplyMode::Scalar) {  // as apply_stats folds the rows of the two-pass path
@@ -738,9 +738,9 @@ struct RowNorm {
   VF m, mlo, r;
   bool fold;
 };
-inline RowNorm RowNormOf(float m, float mlo, float r) {
+inline RowNorm RowNormOf(float m, float mlo, float r, float eps) {
   const DF d;
-  const bool fold = foldable(m, r);
+  const bool fold = foldable(m, r, eps);
   return {hn::Set(d, fold ? folded_shift(m, mlo, r, 0.0f) : m), hn::Set(d, mlo), hn::Set(d, r), fold};
 }
 template <bool kFold>
@@ -840,8 +840,9 @@ void RowGradSumsT(const T* x, const T* dy, const RowScalars& S, double* sum_du, 
   const DF d;
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < S.rows; ++row) {
-    RowGradSumsOf<kSilu>(x + row * S.width, dy + row * S.width, S.width, RowNormOf(S.m[row], S.mlo[row], S.r[row]),
-                       hn::Set(d, S.k[row]), hn::Set(d, S.q[row]), sum_du[row], sum_dux[row]);
+    RowGradSumsOf<kSilu>(x + row * S.width, dy + row * S.width, S.width,
+                         RowNormOf(S.m[row], S.mlo[row], S.r[row], S.eps), hn::Set(d, S.k[row]),
+                         hn::Set(d, S.q[row]), sum_du[row], sum_dux[row]);
   }
 }
 
@@ -854,7 +855,7 @@ void RowGradDxT(const T* x, const T* dy, T* dx, const RowScalars& S, const float
     const int64_t row = item / pieces;
     const int64_t i0 = (item % pieces) * kPiece, i1 = std::min(S.width, i0 + kPiece);
     const int64_t o = row * S.width;
-    RowGradDxSpan<kSilu>(x + o, dy + o, dx + o, i0, i1, RowNormOf(S.m[row], S.mlo[row], S.r[row]),
+    RowGradDxSpan<kSilu>(x + o, dy + o, dx + o, i0, i1, RowNormOf(S.m[row], S.mlo[row], S.r[row], S.eps),
                          hn::Set(d, S.k[row]), hn::Set(d, S.q[row]), hn::Set(d, c1v[row]), hn::Set(d, c2v[row]));
   }
 }
@@ -881,9 +882,10 @@ void FusedRowBackwardT(const T* x, const T* dy, T* dx, const RowScalars& S, cons
       if (!kept && F.du_scratch) kept = F.du_scratch + int64_t(omp_get_thread_num()) * (r1 - r0) * S.width;
     }
     for (int64_t row = r0; row < r1; ++row) {
-      RowGradSumsOf<kSilu>(x + row * S.width, dy + row * S.width, S.width, RowNormOf(S.m[row], S.mlo[row], S.r[row]),
-                         hn::Set(d, S.k[row]), hn::Set(d, S.q[row]), sum_du[row], sum_dux[row],
-                         kept ? kept + (row - r0) * S.width : nullptr);
+      RowGradSumsOf<kSilu>(x + row * S.width, dy + row * S.width, S.width,
+                           RowNormOf(S.m[row], S.mlo[row], S.r[row], S.eps), hn::Set(d, S.k[row]),
+                           hn::Set(d, S.q[row]), sum_du[row], sum_dux[row],
+                           kept ? kept + (row - r0) * S.width : nullptr);
       t1 += double(S.k[row]) * sum_du[row];
       t2 += double(S.k[row]) * sum_dux[row];
     }
@@ -891,7 +893,7 @@ void FusedRowBackwardT(const T* x, const T* dy, T* dx, const RowScalars& S, cons
     const VF c2 = hn::Set(d, F.stats_constant ? 0.0f : float(t2 / count));
     for (int64_t row = r0; row < r1; ++row) {
       const int64_t o = row * S.width;
-      RowGradDxSpan<kSilu>(x + o, dy + o, dx + o, 0, S.width, RowNormOf(S.m[row], S.mlo[row], S.r[row]),
+      RowGradDxSpan<kSilu>(x + o, dy + o, dx + o, 0, S.width, RowNormOf(S.m[row], S.mlo[row], S.r[row], S.eps),
                            hn::Set(d, S.k[row]), hn::Set(d, S.q[row]), c1, c2,
                            kept ? kept + (row - r0) * S.width : nullptr);
     }
@@ -1119,7 +1121,7 @@ void RowStatsBackwardT(const T* x, const T* dy, T* dx, const RowStatsGrad& G, do
     // Rows whose statistics are all foldable go through the folded x̂.
     const auto all_foldable = [&](int64_t row, int n) {
       for (int i = 0; i < n; ++i)
-        if (!foldable(G.m[row + i], G.r[row + i])) return false;
+        if (!foldable(G.m[row + i], G.r[row + i], G.eps)) return false;
       return true;
     };
     int64_t row = r0;

@@ -101,11 +101,17 @@ enum class ApplyMode : uint8_t {
   RowStats,   // m, r per row; a, b vectors
   ColStats,   // m, r vectors; a, b per row
 };
-/// Where the mean is small against the spread (|μ|·rstd ≤ 4, the usual case) the
-/// centring folds into the affine terms, (x − m − m_lo)·a + b = x·a + b′ with
-/// b′ = b − (m + m_lo)·a in double: rounding b′ costs |μ·a|·2⁻²⁴ ≤ 4·|a|σ·2⁻²⁴, a few
-/// roundings of y. Farther from zero the exact centring is kept (see ApplyLayout).
-inline bool foldable(float mean, float rstd) { return std::abs(mean) * rstd <= 4.0f; }
+/// Where the mean is small against the spread (|μ| ≤ 4σ, the usual case) the centring
+/// folds into the affine terms, (x − m − m_lo)·a + b = x·a + b′ with b′ = b − (m + m_lo)·a
+/// in double: rounding b′ (and x·a) costs |μ·a|·2⁻²⁴ ≤ 4·|a|σ·2⁻²⁴, a few roundings of
+/// x̂·a. Farther from zero the exact centring is kept (see ApplyLayout). σ, not
+/// 1/rstd = √(σ² + eps): where σ² ≪ eps, |μ|·rstd ≤ 4 would allow |μ| ≫ σ, and x̂ (then
+/// small, exactly 0 for a single value) would lose its relative accuracy. σ²·rstd² =
+/// 1 − eps·rstd², in double.
+inline bool foldable(float mean, float rstd, float eps) {
+  const double r2 = double(rstd) * double(rstd);
+  return mean == 0.0f || double(mean) * double(mean) * r2 <= 16.0 * (1.0 - double(eps) * r2);
+}
 inline float folded_shift(float m, float m_lo, float a, float b) {
   return float(double(b) - (double(m) + double(m_lo)) * double(a));
 }
@@ -117,8 +123,9 @@ struct ApplyLayout {
   const float *vec_m = nullptr, *vec_mlo = nullptr, *vec_r = nullptr, *vec_a = nullptr, *vec_b = nullptr;
   Activation act = Activation::None;
   const void* residual = nullptr;
+  float eps = 0;  // of the statistics: RowStats rows test foldable(m, r, eps)
   // Folded centring (see foldable): Scalar rows whose m and m_lo are both 0 compute
-  // x·a + b (the caller folds b); RowStats rows fold themselves where foldable(m, r):
+  // x·a + b (the caller folds b); RowStats rows fold themselves where foldable(m, r, eps):
   // y = (x·r − (m + m_lo)·r)·a + b; VecAffine and ColStats skip x − m for the whole call
   // when `vec_centred` is false (all m, m_lo 0).
   bool vec_centred = true;
@@ -160,6 +167,7 @@ struct RowScalars {
   int64_t rows = 0, width = 0;
   const float *m = nullptr, *mlo = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;
   Activation act = Activation::None;
+  float eps = 0;  // of the statistics (see foldable)
 };
 void row_grad_sums(DType dtype, const void* x, const void* dy, const RowScalars& s, double* sum_du,
                    double* sum_dux);
@@ -212,6 +220,7 @@ struct RowStatsGrad {
   const float *m = nullptr, *mlo = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;
   Activation act = Activation::None;
   bool center = true;
+  float eps = 0;  // of the statistics (see foldable)
   int64_t chunks_per_block() const { return (rows_per_block + chunk_rows - 1) / chunk_rows; }
 };
 void row_stats_backward(DType dtype, const void* x, const void* dy, void* dx, const RowStatsGrad& g,

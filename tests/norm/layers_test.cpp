@@ -345,6 +345,20 @@ TEST_P(LayerTest, Fp32ExtremeMagnitudes) {
     }
 }
 
+// σ ≪ √eps with the mean at 1e4·σ: rstd ≈ 1/√eps, so |mean|·rstd is small although the
+// mean is far from zero against the spread; x̂ and the parameter gradients (Σdy·x̂) keep
+// their relative accuracy only with the exact centring (see foldable).
+TEST_P(LayerTest, SpreadFarBelowEps) {
+  for (Layout layout : layouts_of(GetParam()))
+    for (bool modulate : {false, true}) {
+      Config c{GetParam(), layout};
+      c.scale = 1e-7;
+      c.offset = 1e4;
+      c.modulate = modulate && (GetParam() == Kind::Group || GetParam() == Kind::LayerNorm);
+      run(c);
+    }
+}
+
 TEST_P(LayerTest, LongReductions) {
   for (Layout layout : layouts_of(GetParam())) {
     Config c{GetParam(), layout};
