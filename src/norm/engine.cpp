@@ -542,7 +542,6 @@ void sum_chunk_partials(int64_t blocks, int64_t chunks, int64_t C, const double*
 // (|μ|/σ)·2⁻²⁴. Where every statistic is foldable (|μ| ≤ 4σ: at most 2.4e-7) it is
 // ignored; otherwise μ is recomputed from x (one more read of x, only for data far from
 // zero mean). Constant statistics (eval) are exact as given.
-
 const float* mean_low_part(const NormSpec& spec, const BackwardIO& io, bool stats_constant, Arena& arena) {
   const int64_t K = spec.stat_count();
   float* lo = arena.allocate_array<float>(size_t(K));
