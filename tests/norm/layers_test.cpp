@@ -47,6 +47,7 @@ struct Config {
   bool large = false; // a shape with reductions longer than one work item
   bool wide = false;  // the channel counts of real networks: full 8-vector column tiles and a tail
   std::optional<float> eps = std::nullopt;
+  double channel0_offset = 0;  // added to channel 0, in standard deviations
 };
 
 std::string describe(const Config& c, int64_t N, int64_t C, int64_t S, int64_t G, uint64_t seed) {
@@ -114,7 +115,9 @@ void run(const Config& cfg) {
   const bool has_beta = has_affine && cfg.kind != Kind::Rms;
   const float eps = cfg.eps ? *cfg.eps : (cfg.kind == Kind::Pixel ? kPixelNormEps : 1e-5f);
 
-  torch::Tensor x = round_to(cfg.scale * (cfg.offset + torch::randn({N, C, S}, f64())), cfg.dtype);
+  torch::Tensor x_units = cfg.offset + torch::randn({N, C, S}, f64());  // x in standard deviations
+  x_units.select(1, 0).add_(cfg.channel0_offset);
+  torch::Tensor x = round_to(cfg.scale * x_units, cfg.dtype);
   torch::Tensor dy = round_to(torch::randn({N, C, S}, f64()), cfg.dtype);
   torch::Tensor res = round_to(torch::randn({N, C, S}, f64()), cfg.dtype);
   torch::Tensor w = round_to(1 + 0.5 * torch::randn({C}, f64()), DType::F32);
@@ -355,6 +358,19 @@ TEST_P(LayerTest, SpreadFarBelowEps) {
       c.scale = 1e-7;
       c.offset = 1e4;
       c.modulate = modulate && (GetParam() == Kind::Group || GetParam() == Kind::LayerNorm);
+      run(c);
+    }
+}
+
+// Channel 0 an outlier (10σ): the channels-first statistics (LayerNorm over C of NCHW)
+// must not take their shift from it alone (see MergeChunkColumnMoments).
+TEST_P(LayerTest, OutlierFirstChannel) {
+  for (Layout layout : layouts_of(GetParam()))
+    for (int rep = 0; rep < 3; ++rep) {
+      Config c{GetParam(), layout};
+      c.scale = 1e3;
+      c.offset = 3;
+      c.channel0_offset = 10;
       run(c);
     }
 }
