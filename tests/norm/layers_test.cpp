@@ -348,18 +348,25 @@ TEST_P(LayerTest, Fp32ExtremeMagnitudes) {
     }
 }
 
-// σ ≪ √eps with the mean at 1e4·σ: rstd ≈ 1/√eps, so |mean|·rstd is small although the
-// mean is far from zero against the spread; x̂ and the parameter gradients (Σdy·x̂) keep
-// their relative accuracy only with the exact centring (see foldable).
+// σ ≪ √eps with the mean far from zero against σ: rstd ≈ 1/√eps, so |mean|·rstd is small
+// although |mean| ≫ σ; x̂ and the parameter gradients (Σdy·x̂) keep their relative accuracy
+// only with the exact centring (see foldable). With eps = 1e-12 and σ = 1e-13, 1 − eps·rstd²
+// is 4e-9 from the rounding of eps and rstd alone (σ²·rstd² = 1e-14).
 TEST_P(LayerTest, SpreadFarBelowEps) {
+  struct Case {
+    double scale, offset;
+    float eps;
+  };
   for (Layout layout : layouts_of(GetParam()))
-    for (bool modulate : {false, true}) {
-      Config c{GetParam(), layout};
-      c.scale = 1e-7;
-      c.offset = 1e4;
-      c.modulate = modulate && (GetParam() == Kind::Group || GetParam() == Kind::LayerNorm);
-      run(c);
-    }
+    for (bool modulate : {false, true})
+      for (const Case& k : {Case{1e-7, 1e4, 1e-5f}, Case{1e-13, 2000, 1e-12f}}) {
+        Config c{GetParam(), layout};
+        c.scale = k.scale;
+        c.offset = k.offset;
+        c.eps = k.eps;
+        c.modulate = modulate && (GetParam() == Kind::Group || GetParam() == Kind::LayerNorm);
+        run(c);
+      }
 }
 
 // Channel 0 an outlier (10σ): the channels-first statistics (LayerNorm over C of NCHW)
