@@ -107,8 +107,8 @@ enum class ApplyMode : uint8_t {
 /// x̂·a. Farther from zero the exact centring is kept (see ApplyLayout). σ, not
 /// 1/rstd = √(σ² + eps): where σ² ≪ eps, |μ|·rstd ≤ 4 would allow |μ| ≫ σ, and x̂ (then
 /// small, exactly 0 for a single value) would lose its relative accuracy. σ²·rstd² =
-/// 1 − eps·rstd², in double; the fp32 rstd and eps put up to ~2⁻²³ of rounding in it, so
-/// below 2⁻¹⁹ it says nothing about σ, and only a zero mean folds.
+/// 1 − eps·rstd², in double; rounding rstd to fp32 puts up to ~2⁻²³ into it, so below
+/// 2⁻¹⁹ it says nothing about σ, and only a zero mean folds.
 inline bool foldable(float mean, float rstd, float eps) {
   if (mean == 0.0f) return true;
   const double r2 = double(rstd) * double(rstd), spread = 1.0 - double(eps) * r2;  // σ²·rstd²

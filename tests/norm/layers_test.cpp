@@ -351,7 +351,7 @@ TEST_P(LayerTest, Fp32ExtremeMagnitudes) {
 // σ ≪ √eps with the mean far from zero against σ: rstd ≈ 1/√eps, so |mean|·rstd is small
 // although |mean| ≫ σ; x̂ and the parameter gradients (Σdy·x̂) keep their relative accuracy
 // only with the exact centring (see foldable). With eps = 1e-12 and σ = 1e-13, 1 − eps·rstd²
-// is 4e-9 from the rounding of eps and rstd alone (σ²·rstd² = 1e-14).
+// is 4e-9 from the rounding of rstd alone (σ²·rstd² = 1e-14).
 TEST_P(LayerTest, SpreadFarBelowEps) {
   struct Case {
     double scale, offset;
