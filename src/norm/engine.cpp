@@ -33,6 +33,14 @@ int64_t row_grad_chunk_rows(int64_t rows) {
   return std::max<int64_t>(4, (rows + 4 * items - 1) / (4 * items) * 4);
 }
 
+// Whether the centring of every one of the spec's statistics folds (see foldable).
+bool every_stat_foldable(const NormSpec& spec, const float* mean, const float* rstd) {
+  const int64_t K = spec.stat_count();
+  for (int64_t k = 0; k < K; ++k)
+    if (!foldable(mean[k], rstd[k], spec.eps)) return false;
+  return true;
+}
+
 double* zeroed_doubles(Arena& arena, int64_t count) {
   double* p = arena.allocate_array<double>(size_t(count));
   std::fill(p, p + count, 0.0);
@@ -415,8 +423,7 @@ void norm_detail::apply_stats(const NormSpec& spec, const ForwardIO& io, const f
     float* mlo = arena.allocate_array<float>(size_t(blocks * C));
     float* a = arena.allocate_array<float>(size_t(blocks * C));
     float* b = arena.allocate_array<float>(size_t(blocks * C));
-    bool all_foldable = true;
-    for (int64_t k = 0; k < K; ++k) all_foldable = all_foldable && foldable(io.mean[k], io.rstd[k], spec.eps);
+    const bool all_foldable = every_stat_foldable(spec, io.mean, io.rstd);
     channel_apply_rows(spec, io.mean, mean_lo, io.rstd, aff, blocks, [&](int64_t) { return all_foldable; }, m, mlo,
                        a, b);
     L.vec_centred = !all_foldable;
@@ -546,10 +553,7 @@ const float* mean_low_part(const NormSpec& spec, const BackwardIO& io, bool stat
   const int64_t K = spec.stat_count();
   float* lo = arena.allocate_array<float>(size_t(K));
   std::fill(lo, lo + K, 0.0f);
-  if (stats_constant || !spec.center) return lo;
-  bool needed = false;
-  for (int64_t k = 0; k < K && !needed; ++k) needed = !foldable(io.mean[k], io.rstd[k], spec.eps);
-  if (!needed) return lo;
+  if (stats_constant || !spec.center || every_stat_foldable(spec, io.mean, io.rstd)) return lo;
   Moments* stats = arena.allocate_array<Moments>(size_t(K));
   compute_moments(spec, io.dtype, io.x, stats, arena);
   for (int64_t k = 0; k < K; ++k) lo[k] = float(stats[k].mean - double(io.mean[k]));
@@ -685,9 +689,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   float* vc2 = arena.allocate_array<float>(size_t(blocks * C));
   per_channel(spec, blocks, c1, vc1);
   per_channel(spec, blocks, c2, vc2);
-  bool all_foldable = io.activation == Activation::None;
-  for (int64_t j = 0; j < K && all_foldable; ++j) all_foldable = foldable(io.mean[j], io.rstd[j], spec.eps);
-  if (all_foldable) {
+  if (io.activation == Activation::None && every_stat_foldable(spec, io.mean, io.rstd)) {
     // dx = r·(k·dy − c1 − x̂·c2), x̂ = (x − m − m_lo)·r, as p·dy + q·x + o (see foldable).
     float* p = arena.allocate_array<float>(size_t(blocks * C));
     float* qx = arena.allocate_array<float>(size_t(blocks * C));
