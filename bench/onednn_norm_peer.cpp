@@ -52,8 +52,8 @@ struct Timing {
 };
 template <class A, class B>
 Timing median_ms_pair(A&& onednn_call, B&& diffnorm_call, const Settings& s) {
-  diffnorm::cli::TimingPlan plan;
-  if (s.quick) plan = {.warmup_samples = 1, .samples = 5, .min_sample_ms = 1.0};
+  using diffnorm::cli::TimingPlan;
+  const TimingPlan plan = s.quick ? TimingPlan::quick() : TimingPlan{};
   const std::vector<double> ms = diffnorm::cli::median_ms_interleaved({onednn_call, diffnorm_call}, plan);
   return {ms[0], ms[1]};
 }

@@ -277,8 +277,7 @@ Result measure(const NormCase& c, Memory memory, const Options& opt, BenchPool& 
     if (c.backward) checksum ^= parallel_read(base + slab.dy, slab.act);
   };
   auto at = [&](std::size_t call) { return ring + (call % copies) * slab.bytes; };
-  TimingPlan plan;
-  if (opt.quick) plan = {.warmup_samples = 1, .samples = 5, .min_sample_ms = 1.0};
+  const TimingPlan plan = opt.quick ? TimingPlan::quick() : TimingPlan{};
   const std::vector<double> ms = median_ms_interleaved(
       {[&](std::size_t call) { run_case(c, slab, at(call), arena); },
        [&](std::size_t call) { parallel_memcpy(at(call) + slab.bytes - half, at(call), half); },

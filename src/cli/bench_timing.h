@@ -17,6 +17,9 @@ struct TimingPlan {
   // the threads were idle (e.g. while one thread filled the operands), and two warm-up
   // samples of 3 ms left the timed samples in that ramp.
   double min_warmup_ms = 200;
+
+  /// `--quick`: fewer and shorter samples (noisier).
+  static TimingPlan quick() { return {.warmup_samples = 1, .samples = 5, .min_sample_ms = 1.0}; }
 };
 
 /// One call of a candidate; `call` counts the calls so far, so that a candidate can cycle
