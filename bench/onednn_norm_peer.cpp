@@ -74,28 +74,27 @@ struct DiffnormState {
 using OperandSet = std::unordered_map<int, memory>;
 
 // diffnorm's forward and backward buffers on oneDNN's operand set `a` (the same memory),
-// with the statistics of `st`.
-diffnorm::ForwardIO forward_io(OperandSet& a, diffnorm::DType dtype, DiffnormState& st) {
-  diffnorm::ForwardIO io;
+// with the statistics of `st`; IO is ForwardIO or BackwardIO, which share these fields.
+template <class IO>
+IO shared_io(OperandSet& a, diffnorm::DType dtype, DiffnormState& st) {
+  IO io;
   io.dtype = dtype;
   io.x = a[DNNL_ARG_SRC].get_data_handle();
-  io.y = a[DNNL_ARG_DST].get_data_handle();
   io.gamma = f32(a[DNNL_ARG_SCALE]);
   io.beta = f32(a[DNNL_ARG_SHIFT]);
   io.mean = st.mean.data();
   io.rstd = st.rstd.data();
   return io;
 }
+diffnorm::ForwardIO forward_io(OperandSet& a, diffnorm::DType dtype, DiffnormState& st) {
+  auto io = shared_io<diffnorm::ForwardIO>(a, dtype, st);
+  io.y = a[DNNL_ARG_DST].get_data_handle();
+  return io;
+}
 diffnorm::BackwardIO backward_io(OperandSet& a, diffnorm::DType dtype, DiffnormState& st) {
-  diffnorm::BackwardIO io;
-  io.dtype = dtype;
-  io.x = a[DNNL_ARG_SRC].get_data_handle();
+  auto io = shared_io<diffnorm::BackwardIO>(a, dtype, st);
   io.dy = a[DNNL_ARG_DIFF_DST].get_data_handle();
   io.dx = a[DNNL_ARG_DIFF_SRC].get_data_handle();
-  io.gamma = f32(a[DNNL_ARG_SCALE]);
-  io.beta = f32(a[DNNL_ARG_SHIFT]);
-  io.mean = st.mean.data();
-  io.rstd = st.rstd.data();
   io.dgamma = f32(a[DNNL_ARG_DIFF_SCALE]);
   io.dbeta = f32(a[DNNL_ARG_DIFF_SHIFT]);
   return io;
