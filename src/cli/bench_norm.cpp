@@ -17,11 +17,13 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "cli/bench_command.h"
 #include "cli/bench_copy.h"
+#include "cli/bench_floor.h"
 #include "cli/bench_pool.h"
 #include "cli/bench_timing.h"
 #include "core/check.h"
@@ -96,6 +98,28 @@ int64_t stat_count(const NormCase& c) {
   if (c.layer.starts_with("batchnorm")) return s.c;
   if (c.layer == "instancenorm") return s.n * s.c;
   return s.n * s.s;  // layernorm, rmsnorm (rows), pixelnorm (positions)
+}
+
+// The two-pass floor (bench_floor.h) of a forward whose statistics are contiguous spans
+// with the plain apply: LayerNorm rows, channels-first GroupNorm groups and InstanceNorm
+// channels. None for the backward, GroupNorm+SiLU, the column statistics (channels-last
+// groups, BatchNorm), RMSNorm and PixelNorm.
+std::optional<FloorShape> floor_shape(const NormCase& c) {
+  if (c.backward) return std::nullopt;
+  const NormShape s = norm_shape(c);
+  FloorShape f;
+  if (c.layer == "layernorm") {
+    f.spans = s.n;
+    f.run = s.c;
+  } else if (c.layout == "nchw" && c.layer == "groupnorm") {
+    f = {.spans = s.n * 32, .runs = s.c / 32, .run = s.s, .channels = s.c, .rows = false};
+  } else if (c.layout == "nchw" && c.layer == "instancenorm") {
+    f = {.spans = s.n * s.c, .runs = 1, .run = s.s, .channels = s.c, .rows = false};
+  } else {
+    return std::nullopt;
+  }
+  if (!floor_supports(f)) return std::nullopt;
+  return f;
 }
 
 // Byte offsets of a case's operands in one slab. Activations come first and the small
@@ -252,6 +276,7 @@ struct Options {
 struct Result {
   double ms, gbps, copy_gbps, read_gbps;
   std::string copy_kind;
+  std::optional<double> floor_gbps;
 };
 
 Result measure(const NormCase& c, Memory memory, const Options& opt, BenchPool& pool) {
@@ -277,18 +302,28 @@ Result measure(const NormCase& c, Memory memory, const Options& opt, BenchPool& 
     if (c.backward) checksum ^= parallel_read(base + slab.dy, slab.act);
   };
   auto at = [&](std::size_t call) { return ring + (call % copies) * slab.bytes; };
+  std::vector<Candidate> candidates = {
+      [&](std::size_t call) { run_case(c, slab, at(call), arena); },
+      [&](std::size_t call) { parallel_memcpy(at(call) + slab.bytes - half, at(call), half); },
+      [&](std::size_t call) { parallel_stream_copy(at(call) + slab.bytes - half, at(call), half); },
+      [&](std::size_t call) { read_operands(at(call)); }};
+  const std::optional<FloorShape> floor = floor_shape(c);
+  if (floor) {
+    candidates.push_back([&](std::size_t call) {
+      std::byte* base = at(call);
+      floor_forward(c.dtype, *floor, base + slab.x, base + slab.out, reinterpret_cast<const float*>(base + slab.gamma),
+                    reinterpret_cast<const float*>(base + slab.beta));
+    });
+  }
   const TimingPlan plan = opt.quick ? TimingPlan::quick() : TimingPlan{};
-  const std::vector<double> ms = median_ms_interleaved(
-      {[&](std::size_t call) { run_case(c, slab, at(call), arena); },
-       [&](std::size_t call) { parallel_memcpy(at(call) + slab.bytes - half, at(call), half); },
-       [&](std::size_t call) { parallel_stream_copy(at(call) + slab.bytes - half, at(call), half); },
-       [&](std::size_t call) { read_operands(at(call)); }},
-      plan);
+  const std::vector<double> ms = median_ms_interleaved(candidates, plan);
   const double memcpy_gbps = 2.0 * double(half) / (ms[1] * 1e6);
   const double stream_gbps = 2.0 * double(half) / (ms[2] * 1e6);
   if (checksum == 1) std::fputc(' ', stderr);  // keeps the reads
-  return {ms[0], double(slab.traffic) / (ms[0] * 1e6), std::max(memcpy_gbps, stream_gbps),
-          double(read_bytes) / (ms[3] * 1e6), memcpy_gbps >= stream_gbps ? "memcpy" : "stream"};
+  Result r{ms[0], double(slab.traffic) / (ms[0] * 1e6), std::max(memcpy_gbps, stream_gbps),
+           double(read_bytes) / (ms[3] * 1e6), memcpy_gbps >= stream_gbps ? "memcpy" : "stream", std::nullopt};
+  if (floor) r.floor_gbps = double(slab.traffic) / (ms[4] * 1e6);
+  return r;
 }
 
 void bench_norm(const Options& opt) {
@@ -310,8 +345,8 @@ void bench_norm(const Options& opt) {
     fmt::print("diffnorm bench norm: {} threads, SIMD {}; cache = operands <= {} MiB reused, "
                "dram = a ring of >= {} MiB of operand copies\n",
                threads, hwy::TargetName(hwy::SupportedAndGeneratedTargets().front()), opt.cache_mib, opt.dram_mib);
-    fmt::print("{:<16} {:<16} {:<5} {:<5} {:<9} {:<6} {:>9} {:>8} {:>9} {:>7} {:>9}\n", "layer", "shape", "lay.",
-               "dtype", "direction", "memory", "ms", "GB/s", "copy GB/s", "% copy", "read GB/s");
+    fmt::print("{:<16} {:<16} {:<5} {:<5} {:<9} {:<6} {:>9} {:>8} {:>9} {:>7} {:>9} {:>8}\n", "layer", "shape",
+               "lay.", "dtype", "direction", "memory", "ms", "GB/s", "copy GB/s", "% copy", "read GB/s", "floor %");
   }
   BenchPool pool;
   for (const NormCase& c : cases) {
@@ -328,13 +363,16 @@ void bench_norm(const Options& opt) {
         fmt::print(
             "{{\"layer\": \"{}\", \"shape\": [{}], \"layout\": \"{}\", \"dtype\": \"{}\", \"direction\": \"{}\", "
             "\"memory\": \"{}\", \"threads\": {}, \"bytes\": {}, \"ms\": {:.6g}, \"gbps\": {:.6g}, "
-            "\"copy_gbps\": {:.6g}, \"copy_kind\": \"{}\", \"read_gbps\": {:.6g}}}\n",
+            "\"copy_gbps\": {:.6g}, \"copy_kind\": \"{}\", \"read_gbps\": {:.6g}, \"floor_gbps\": {}}}\n",
             c.layer, fmt::join(c.shape, ", "), c.layout, dtype, direction, memory_name, threads, slab.traffic, r.ms,
-            r.gbps, r.copy_gbps, r.copy_kind, r.read_gbps);
+            r.gbps, r.copy_gbps, r.copy_kind, r.read_gbps,
+            r.floor_gbps ? fmt::format("{:.6g}", *r.floor_gbps) : std::string("null"));
       } else {
-        fmt::print("{:<16} {:<16} {:<5} {:<5} {:<9} {:<6} {:>9.4f} {:>8.1f} {:>9.1f} {:>6.0f}% {:>9.1f}\n", c.layer,
-                   shape_text(c.shape), c.layout, dtype, direction, memory_name, r.ms, r.gbps, r.copy_gbps,
-                   100.0 * r.gbps / r.copy_gbps, r.read_gbps);
+        const std::string floor_pct =
+            r.floor_gbps ? fmt::format("{:.0f}%", 100.0 * *r.floor_gbps / r.copy_gbps) : std::string("-");
+        fmt::print("{:<16} {:<16} {:<5} {:<5} {:<9} {:<6} {:>9.4f} {:>8.1f} {:>9.1f} {:>6.0f}% {:>9.1f} {:>8}\n",
+                   c.layer, shape_text(c.shape), c.layout, dtype, direction, memory_name, r.ms, r.gbps, r.copy_gbps,
+                   100.0 * r.gbps / r.copy_gbps, r.read_gbps, floor_pct);
       }
       std::fflush(stdout);
     }

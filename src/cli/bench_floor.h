@@ -1,0 +1,34 @@
+// The floor of a two-pass normalization forward, a baseline of `bench norm` beside the
+// copy and the read: per span of contiguous values (a LayerNorm row, a channels-first
+// GroupNorm group or InstanceNorm channel), the statistics as plain fp32 lane sums Σx and
+// Σx² (no shift, no double: wrong where the mean is far from the spread, so a floor and
+// not a kernel), then y = x·a + b from cache, with the layer's affine terms and correct
+// bf16 rounding. Any forward must read each value before its statistic is known and again
+// to write y, so where this floor misses a "% of copy" target the layer cannot meet it
+// by a better kernel of the same passes.
+#pragma once
+
+#include <cstdint>
+
+#include "diffnorm/dtype.h"
+
+namespace diffnorm::cli {
+
+/// `spans` spans of `runs` × `run` values. Rows (LayerNorm): runs = 1 and the affine terms
+/// are per value of the row, gamma/beta [run]. Channel runs (channels-first GroupNorm and
+/// InstanceNorm): a run is one channel's `run` positions, span k holds channels
+/// (k % (channels / runs))·runs + j, gamma/beta [channels].
+struct FloorShape {
+  int64_t spans = 0, runs = 1, run = 0;
+  int64_t channels = 0;  // channel runs only
+  bool rows = true;
+};
+
+/// Whether the floor kernels take this shape (runs of whole 64-value blocks).
+bool floor_supports(const FloorShape& shape);
+
+/// y = (x − m)·r·γ + β per span; x, y in `dtype` (F32 or BF16).
+void floor_forward(DType dtype, const FloorShape& shape, const void* x, void* y, const float* gamma,
+                   const float* beta);
+
+}  // namespace diffnorm::cli
