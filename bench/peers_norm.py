@@ -9,7 +9,9 @@ or pixel normalization), which samples diffnorm's same layer on the same buffers
 with oneDNN's: "vs oneDNN" is the ratio of those two interleaved medians. All time the same
 way: warm-up samples, then the median of samples; "cache" reuses one set of operands,
 "dram" cycles through a ring of operand copies larger than any cache. Prints a Markdown
-table with the ratios and the targets missed.
+table with the ratios and the targets missed; beside a forward whose statistics are
+contiguous spans, "floor % of copy" is the two-pass floor `bench norm` times with it
+(src/cli/bench_floor.h), and a missed target says what the floor reaches.
 
 Memory bandwidth on a shared machine drifts between minutes, and PyTorch runs a minute or
 so after diffnorm's measurement of the same case. So PyTorch's time is interleaved with a
@@ -176,6 +178,15 @@ def copy_target(c):
     return None
 
 
+# The two-pass floor `bench norm` times beside a case (cli/bench_floor.h), where it has one.
+def floor_text(c):
+    return f"{100 * c['floor_gbps'] / c['copy_gbps']:.0f}%" if c.get("floor_gbps") else "-"
+
+
+def floor_ms(c):
+    return c["bytes"] / (c["floor_gbps"] * 1e6)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--diffnorm", required=True, help="the diffnorm program")
@@ -207,8 +218,9 @@ def main():
     load = os.getloadavg()
     print(f"threads {a.threads}; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; torch {torch.__version__}")
     print("| layer | shape | layout | dtype | dir | memory | diffnorm ms | GB/s | copy GB/s | % of copy | read GB/s "
-          "| PyTorch ms | PyTorch % of its copy | vs PyTorch | oneDNN ms | diffnorm ms beside it | vs oneDNN |")
-    print("|" + "---|" * 17)
+          "| floor % of copy | PyTorch ms | PyTorch % of its copy | vs PyTorch | oneDNN ms | diffnorm ms beside it "
+          "| vs oneDNN |")
+    print("|" + "---|" * 18)
     for c in rows:
         frac = c["gbps"] / c["copy_gbps"]
         vs_torch = c["torch_ms"] / c["ms"]
@@ -216,7 +228,7 @@ def main():
                if c["onednn_ms"] else "- | - | -")
         print(f"| {c['layer']} | {'x'.join(map(str, c['shape']))} | {c['layout']} | {c['dtype']} | "
               f"{c['direction'][:3]} | {c['memory']} | {c['ms']:.3f} | {c['gbps']:.1f} | {c['copy_gbps']:.1f} | "
-              f"{100 * frac:.0f}% | {c['read_gbps']:.1f} | {c['torch_ms']:.3f} | "
+              f"{100 * frac:.0f}% | {c['read_gbps']:.1f} | {floor_text(c)} | {c['torch_ms']:.3f} | "
               f"{100 * c['torch_copy_ms'] / c['torch_ms']:.0f}% | {vs_torch:.2f}x | {one} |")
 
     misses = []
@@ -225,7 +237,8 @@ def main():
         name = " ".join(case_key(c))
         t = copy_target(c)
         if t and c["gbps"] / c["copy_gbps"] < t:
-            misses.append(f"{name}: {100 * c['gbps'] / c['copy_gbps']:.0f}% of copy < {100 * t:.0f}%")
+            floor = f" (floor {floor_text(c)})" if c.get("floor_gbps") else ""
+            misses.append(f"{name}: {100 * c['gbps'] / c['copy_gbps']:.0f}% of copy < {100 * t:.0f}%{floor}")
         if c["torch_ms"] / c["ms"] < 2:
             misses.append(f"{name}: {c['torch_ms'] / c['ms']:.2f}x PyTorch < 2x")
         if c["onednn_ms"] and c["onednn_ms"] / c["onednn_diffnorm_ms"] < 1:
@@ -237,7 +250,9 @@ def main():
         if c["dtype"] == "bf16":
             f32 = by_key.get(case_key(c)[:3] + ("f32",) + case_key(c)[4:])
             if f32 and c["ms"] > 0.6 * f32["ms"]:
-                misses.append(f"{name}: {c['ms'] / f32['ms']:.2f}x the fp32 time > 0.6x")
+                floor = (f" (floor {floor_ms(c) / floor_ms(f32):.2f}x)"
+                         if c.get("floor_gbps") and f32.get("floor_gbps") else "")
+                misses.append(f"{name}: {c['ms'] / f32['ms']:.2f}x the fp32 time > 0.6x{floor}")
     print(f"\nTargets missed: {len(misses)}")
     for m in misses:
         print("- " + m)
