@@ -3,9 +3,10 @@
 // GroupNorm group or InstanceNorm channel), the statistics as plain fp32 lane sums Σx and
 // Σx² (no shift, no double: wrong where the mean is far from the spread, so a floor and
 // not a kernel), then y = x·a + b from cache, with the layer's affine terms and correct
-// bf16 rounding. Any forward must read each value before its statistic is known and again
-// to write y, so where this floor misses a "% of copy" target the layer cannot meet it
-// by a better kernel of the same passes.
+// bf16 rounding; LayerNorm rows pipelined (the apply of a row with the sums of the next).
+// Any forward must read each value before its statistic is known and again to write y,
+// so where this floor misses a "% of copy" target, a better kernel of the same passes
+// is not likely to meet it; where the layer is slower than the floor, there is room.
 #pragma once
 
 #include <cstdint>
