@@ -592,44 +592,51 @@ TEST(Determinism, HalfRowsPipelinedMatchTwoPass) {
   // 16-bit LayerNorm rows take the pipelined fused path (one batch's apply with the next
   // batch's sums) on 1 and 2 threads, and the two-pass path on 64 threads (42 rows):
   // the same bits. 42 rows make batches of 8 with a short last one; width 70 and 325
-  // leave vector tails; offset 5 makes the rows centred (not folded).
+  // leave vector tails; offset 5 makes the rows centred (not folded). On every compiled
+  // SIMD target.
+  struct RestoreTargets {
+    ~RestoreTargets() { hwy::SetSupportedTargetsForTest(0); }
+  } restore;
   torch::manual_seed(fresh_seed());
   const int64_t B = 2, T = 21;
-  for (DType dtype : {DType::BF16, DType::F16})
-    for (int64_t D : {64, 70, 325})
-      for (double offset : {0.0, 5.0}) {
-        SCOPED_TRACE(::testing::Message() << dtype_name(dtype) << " D=" << D << " offset=" << offset);
-        torch::Tensor x = round_to(offset + torch::randn({B * T, D, 1}, f64()), dtype);
-        const Buffer xb = to_buffer(x, Layout::NCHW, dtype);
-        std::vector<float> gamma(static_cast<size_t>(D)), beta(static_cast<size_t>(D));
-        for (int64_t c = 0; c < D; ++c) {
-          gamma[size_t(c)] = 1.0f + 0.01f * float(c);
-          beta[size_t(c)] = 0.1f * float(c % 7);
+  for (int64_t target : hwy::SupportedAndGeneratedTargets())
+    for (DType dtype : {DType::BF16, DType::F16})
+      for (int64_t D : {64, 70, 325})
+        for (double offset : {0.0, 5.0}) {
+          SCOPED_TRACE(::testing::Message() << hwy::TargetName(target) << " " << dtype_name(dtype) << " D=" << D
+                                            << " offset=" << offset);
+          hwy::SetSupportedTargetsForTest(target);
+          torch::Tensor x = round_to(offset + torch::randn({B * T, D, 1}, f64()), dtype);
+          const Buffer xb = to_buffer(x, Layout::NCHW, dtype);
+          std::vector<float> gamma(static_cast<size_t>(D)), beta(static_cast<size_t>(D));
+          for (int64_t c = 0; c < D; ++c) {
+            gamma[size_t(c)] = 1.0f + 0.01f * float(c);
+            beta[size_t(c)] = 0.1f * float(c % 7);
+          }
+          std::vector<std::vector<uint8_t>> outs;
+          for (int threads : {1, 2, 64}) {
+            omp_set_num_threads(threads);
+            Arena arena;
+            Buffer yb = poisoned(B * T * D, dtype);
+            std::vector<float> mean = poisoned_f32(B * T), rstd = poisoned_f32(B * T);
+            ForwardIO io;
+            io.dtype = dtype;
+            io.x = xb.data();
+            io.y = yb.data();
+            io.gamma = gamma.data();
+            io.beta = beta.data();
+            io.mean = mean.data();
+            io.rstd = rstd.data();
+            layer_norm_forward(B, T, D, 1e-5f, io, arena);
+            std::vector<uint8_t> bits = yb.bytes;
+            for (const std::vector<float>* v : {&mean, &rstd})
+              bits.insert(bits.end(), reinterpret_cast<const uint8_t*>(v->data()),
+                          reinterpret_cast<const uint8_t*>(v->data() + v->size()));
+            outs.push_back(std::move(bits));
+          }
+          EXPECT_EQ(outs[0], outs[1]) << "1 against 2 threads";
+          EXPECT_EQ(outs[0], outs[2]) << "fused against two-pass";
         }
-        std::vector<std::vector<uint8_t>> outs;
-        for (int threads : {1, 2, 64}) {
-          omp_set_num_threads(threads);
-          Arena arena;
-          Buffer yb = poisoned(B * T * D, dtype);
-          std::vector<float> mean = poisoned_f32(B * T), rstd = poisoned_f32(B * T);
-          ForwardIO io;
-          io.dtype = dtype;
-          io.x = xb.data();
-          io.y = yb.data();
-          io.gamma = gamma.data();
-          io.beta = beta.data();
-          io.mean = mean.data();
-          io.rstd = rstd.data();
-          layer_norm_forward(B, T, D, 1e-5f, io, arena);
-          std::vector<uint8_t> bits = yb.bytes;
-          for (const std::vector<float>* v : {&mean, &rstd})
-            bits.insert(bits.end(), reinterpret_cast<const uint8_t*>(v->data()),
-                        reinterpret_cast<const uint8_t*>(v->data() + v->size()));
-          outs.push_back(std::move(bits));
-        }
-        EXPECT_EQ(outs[0], outs[1]) << "1 against 2 threads";
-        EXPECT_EQ(outs[0], outs[2]) << "fused against two-pass";
-      }
   omp_set_num_threads(2);
 }
 
