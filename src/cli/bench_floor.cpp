@@ -132,8 +132,8 @@ void RunsForwardT(const FloorShape& s, const T* x, T* y, const float* gamma, con
     MeanRstd(s1, s2, len, m, r);
     const int64_t c0 = (k % (s.channels / s.runs)) * s.runs;
     for (int64_t j = 0; j < s.runs; ++j) {
-      const float a = r * gamma[c0 + j];
-      const VF va = hn::Set(d, a), vb = hn::Set(d, beta[c0 + j] - m * a);
+      const float a = gamma ? r * gamma[c0 + j] : r;
+      const VF va = hn::Set(d, a), vb = hn::Set(d, (beta ? beta[c0 + j] : 0.0f) - m * a);
       const T* xr = x + k * len + j * s.run;
       T* yr = y + k * len + j * s.run;
       for (int64_t i = 0; i < s.run; i += 2 * N)
@@ -169,6 +169,7 @@ bool floor_supports(const FloorShape& s) {
 void floor_forward(DType dtype, const FloorShape& shape, const void* x, void* y, const float* gamma,
                    const float* beta) {
   DN_CHECK(floor_supports(shape) && (dtype == DType::F32 || dtype == DType::BF16), "bench floor: shape not supported");
+  DN_CHECK(!shape.rows || (gamma && beta), "bench floor: rows take per-value gamma and beta");
   HWY_DYNAMIC_DISPATCH(FloorForward)(dtype, shape, x, y, gamma, beta);
 }
 

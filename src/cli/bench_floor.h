@@ -28,7 +28,8 @@ struct FloorShape {
 /// Whether the floor kernels take this shape (runs of whole 64-value blocks).
 bool floor_supports(const FloorShape& shape);
 
-/// y = (x − m)·r·γ + β per span; x, y in `dtype` (F32 or BF16).
+/// y = (x − m)·r·γ + β per span; x, y in `dtype` (F32 or BF16). Channel runs take null
+/// gamma/beta as 1/0 (InstanceNorm without affine); rows need both.
 void floor_forward(DType dtype, const FloorShape& shape, const void* x, void* y, const float* gamma,
                    const float* beta);
 

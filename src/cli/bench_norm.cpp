@@ -263,6 +263,31 @@ void prepare_slab(const NormCase& c, const Slab& o, std::byte* base, Arena& aren
   run_case(c, o, base, arena, /*forward_of_backward=*/true);
 }
 
+// The floor on one slab, with the layer's affine terms (InstanceNorm: none).
+void run_floor(const NormCase& c, const Slab& o, const FloorShape& floor, std::byte* base) {
+  const bool affine = c.layer != "instancenorm";
+  floor_forward(c.dtype, floor, base + o.x, base + o.out,
+                affine ? reinterpret_cast<const float*>(base + o.gamma) : nullptr,
+                affine ? reinterpret_cast<const float*>(base + o.beta) : nullptr);
+}
+
+// The floor must do the layer's work: its y on the case's operands (values in [-2, 2),
+// where its plain sums are accurate) against the layer's, within a few roundings.
+void check_floor(const NormCase& c, const Slab& o, const FloorShape& floor, std::byte* base, Arena& arena) {
+  const int64_t n = norm_shape(c).numel();
+  run_case(c, o, base, arena);
+  std::vector<float> layer(static_cast<std::size_t>(n)), ours(static_cast<std::size_t>(n));
+  convert(base + o.out, c.dtype, layer.data(), DType::F32, std::size_t(n));
+  run_floor(c, o, floor, base);
+  convert(base + o.out, c.dtype, ours.data(), DType::F32, std::size_t(n));
+  const float tolerance = c.dtype == DType::F32 ? 1e-4f : 2e-2f;  // relative to 1 + |y|
+  for (int64_t i = 0; i < n; ++i) {
+    const float y = layer[std::size_t(i)], f = ours[std::size_t(i)];
+    DN_CHECK(std::abs(f - y) <= tolerance * (1 + std::abs(y)),
+             "bench norm: the floor of {} {} writes y[{}] = {}, the layer {}", c.layer, shape_text(c.shape), i, f, y);
+  }
+}
+
 struct Options {
   bool json = false;
   bool quick = false;
@@ -288,6 +313,8 @@ Result measure(const NormCase& c, Memory memory, const Options& opt, BenchPool& 
   std::byte* ring = pool.get(copies * slab.bytes);
   Arena arena;
   prepare_slab(c, slab, ring, arena);
+  const std::optional<FloorShape> floor = floor_shape(c);
+  if (floor) check_floor(c, slab, *floor, ring, arena);
   for (std::size_t k = 1; k < copies; ++k) std::memcpy(ring + k * slab.bytes, ring, slab.bytes);
 
   // The copy moves the same traffic: half of it read, half written.
@@ -307,13 +334,8 @@ Result measure(const NormCase& c, Memory memory, const Options& opt, BenchPool& 
       [&](std::size_t call) { parallel_memcpy(at(call) + slab.bytes - half, at(call), half); },
       [&](std::size_t call) { parallel_stream_copy(at(call) + slab.bytes - half, at(call), half); },
       [&](std::size_t call) { read_operands(at(call)); }};
-  const std::optional<FloorShape> floor = floor_shape(c);
   if (floor) {
-    candidates.push_back([&](std::size_t call) {
-      std::byte* base = at(call);
-      floor_forward(c.dtype, *floor, base + slab.x, base + slab.out, reinterpret_cast<const float*>(base + slab.gamma),
-                    reinterpret_cast<const float*>(base + slab.beta));
-    });
+    candidates.push_back([&](std::size_t call) { run_floor(c, slab, *floor, at(call)); });
   }
   const TimingPlan plan = opt.quick ? TimingPlan::quick() : TimingPlan{};
   const std::vector<double> ms = median_ms_interleaved(candidates, plan);

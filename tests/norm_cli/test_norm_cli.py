@@ -330,6 +330,12 @@ if bench.returncode != 0 or not small or any(
     failures.append(f"bench norm --json: exit {bench.returncode}, records {records[:2]}, stderr {bench.stderr!r}")
 elif small[0]["bytes"] < 2 * 2 * 77 * 768 * 4:  # x read and y written at least
     failures.append(f"bench norm: [2,77,768] f32 forward counts {small[0]['bytes']} bytes, fewer than x + y")
+# The two-pass floor is timed beside every LayerNorm forward (bench norm checks its y
+# against the layer's before timing) and beside no backward.
+checks += 1
+if any((r.get("floor_gbps") or 0) <= 0 if r["direction"] == "forward" else r.get("floor_gbps") is not None
+       for r in records) or not records:
+    failures.append(f"bench norm --json: floor_gbps {[(r['direction'], r.get('floor_gbps')) for r in records]}")
 
 print(f"{checks} checks, {len(failures)} failures")
 for f in failures[:40]:
