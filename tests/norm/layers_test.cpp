@@ -642,4 +642,3 @@ TEST(Determinism, HalfRowsPipelinedMatchTwoPass) {
 
 }  // namespace
 }  // namespace diffnorm::test
-
