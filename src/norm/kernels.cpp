@@ -161,36 +161,54 @@ HWY_INLINE void LoadF32x4(const T* p, VF* v) {
   for (int j = 0; j < 4; ++j) v[j] = LoadF32(d, p + j * N);
 }
 
-// Adds Σ(x − K) and Σ(x − K)² (or only Σx² when !Center) of p[0, len) to s1, s2. Four
-// accumulators per sum, so that the loop runs at the loads' rate rather than at the
-// latency of one accumulating add.
+// The fp32 lane accumulators of SegmentSums: Σ(x − K) in a1 (Center only), Σ(x − K)² in
+// a2, four of each, so that a loop runs at the loads' rate rather than at the latency of
+// one accumulating add. Every user adds in this order, so that they agree bit for bit.
+template <bool Center>
+struct ShiftedSums {
+  VF k, a1[4], a2[4];
+  explicit ShiftedSums(float shift) {
+    const DF d;
+    k = hn::Set(d, shift);
+    for (int j = 0; j < 4; ++j) a1[j] = a2[j] = hn::Zero(d);
+  }
+  // The 4·Lanes values at p (any lane order: LoadF32x4).
+  template <class T>
+  HWY_INLINE void Add4(const T* p) {
+    VF x[4];
+    LoadF32x4(p, x);
+    for (int j = 0; j < 4; ++j) {
+      const VF v = hn::Sub(x[j], k);
+      if constexpr (Center) a1[j] = hn::Add(a1[j], v);
+      a2[j] = hn::MulAdd(v, v, a2[j]);
+    }
+  }
+  // n ≤ Lanes values at p.
+  template <class T>
+  HWY_INLINE void AddPart(const T* p, int64_t n) {
+    const VF v = hn::IfThenElseZero(hn::FirstN(DF(), size_t(n)), hn::Sub(LoadPart(p, n), k));
+    if constexpr (Center) a1[0] = hn::Add(a1[0], v);
+    a2[0] = hn::MulAdd(v, v, a2[0]);
+  }
+  // Adds the lanes to s1, s2 in double.
+  HWY_INLINE void AddTo(double& s1, double& s2) const {
+    if constexpr (Center) s1 += SumLanes(hn::Add(hn::Add(a1[0], a1[1]), hn::Add(a1[2], a1[3])));
+    s2 += SumLanes(hn::Add(hn::Add(a2[0], a2[1]), hn::Add(a2[2], a2[3])));
+  }
+};
+
+// Adds Σ(x − K) and Σ(x − K)² (or only Σx² when !Center) of p[0, len) to s1, s2, in fp32
+// lanes flushed to double every FlushElements<4>() values.
 template <bool Center, class T>
 void SegmentSums(const T* p, int64_t len, float shift, double& s1, double& s2) {
-  const DF d;
-  const int64_t N = int64_t(hn::Lanes(d));
-  const VF k = hn::Set(d, shift);
+  const int64_t N = int64_t(hn::Lanes(DF()));
   int64_t i = 0;
   while (i < len) {
     const int64_t end = std::min(len, i + FlushElements<4>());
-    VF a1[4], a2[4];
-    for (int j = 0; j < 4; ++j) a1[j] = a2[j] = hn::Zero(d);
-    for (; i + 4 * N <= end; i += 4 * N) {
-      VF x[4];
-      LoadF32x4(p + i, x);
-      for (int j = 0; j < 4; ++j) {
-        const VF v = hn::Sub(x[j], k);
-        if constexpr (Center) a1[j] = hn::Add(a1[j], v);
-        a2[j] = hn::MulAdd(v, v, a2[j]);
-      }
-    }
-    for (; i < end; i += N) {
-      const int64_t n = std::min(N, end - i);
-      const VF v = hn::IfThenElseZero(hn::FirstN(d, size_t(n)), hn::Sub(LoadPart(p + i, n), k));
-      if constexpr (Center) a1[0] = hn::Add(a1[0], v);
-      a2[0] = hn::MulAdd(v, v, a2[0]);
-    }
-    if constexpr (Center) s1 += SumLanes(hn::Add(hn::Add(a1[0], a1[1]), hn::Add(a1[2], a1[3])));
-    s2 += SumLanes(hn::Add(hn::Add(a2[0], a2[1]), hn::Add(a2[2], a2[3])));
+    ShiftedSums<Center> acc(shift);
+    for (; i + 4 * N <= end; i += 4 * N) acc.Add4(p + i);
+    for (; i < end; i += N) acc.AddPart(p + i, std::min(N, end - i));
+    acc.AddTo(s1, s2);
   }
 }
 
@@ -699,18 +717,10 @@ HWY_INLINE void ApplyRowWithSums(const T* x, T* y, int64_t width, const RowApply
                                  double& s1, double& s2) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
-  const VF k = hn::Set(d, shift);
-  VF a1[4], a2[4];
-  for (int j = 0; j < 4; ++j) a1[j] = a2[j] = hn::Zero(d);
+  ShiftedSums<true> acc(shift);
   int64_t i = 0;
   for (; i + 4 * N <= width; i += 4 * N) {
-    VF v[4];
-    LoadF32x4(next + i, v);
-    for (int j = 0; j < 4; ++j) {
-      const VF c = hn::Sub(v[j], k);
-      a1[j] = hn::Add(a1[j], c);
-      a2[j] = hn::MulAdd(c, c, a2[j]);
-    }
+    acc.Add4(next + i);
     for (int64_t h = i; h < i + 4 * N; h += 2 * N) {
       const VF o0 = AffineOf<ApplyMode::RowStats, kCentred>(LoadF32(d, x + h), h, N, p);
       const VF o1 = AffineOf<ApplyMode::RowStats, kCentred>(LoadF32(d, x + h + N), h + N, N, p);
@@ -718,14 +728,8 @@ HWY_INLINE void ApplyRowWithSums(const T* x, T* y, int64_t width, const RowApply
     }
   }
   if (i < width) ApplySpan<ApplyMode::RowStats, false>(x, y, static_cast<const T*>(nullptr), i, width, p);
-  for (; i < width; i += N) {  // SegmentSums' tail
-    const int64_t n = std::min(N, width - i);
-    const VF c = hn::IfThenElseZero(hn::FirstN(d, size_t(n)), hn::Sub(LoadPart(next + i, n), k));
-    a1[0] = hn::Add(a1[0], c);
-    a2[0] = hn::MulAdd(c, c, a2[0]);
-  }
-  s1 += SumLanes(hn::Add(hn::Add(a1[0], a1[1]), hn::Add(a1[2], a1[3])));
-  s2 += SumLanes(hn::Add(hn::Add(a2[0], a2[1]), hn::Add(a2[2], a2[3])));
+  for (; i < width; i += N) acc.AddPart(next + i, std::min(N, width - i));
+  acc.AddTo(s1, s2);
 }
 
 // FusedForwardT for centred rows of one statistic each (LayerNorm), software-pipelined:
