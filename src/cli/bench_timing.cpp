@@ -15,13 +15,13 @@ double now_ms() {
 
 std::vector<double> median_ms_interleaved(const std::vector<Candidate>& candidates, const TimingPlan& plan) {
   const std::size_t k = candidates.size();
-  std::vector<std::size_t> calls(k, 0);        // calls made so far, per candidate
+  std::size_t calls = 0;                       // calls made so far, of all candidates
   std::vector<std::size_t> per_sample(k, 1);   // calls per sample, calibrated in the warm-up
   std::vector<std::vector<double>> samples(k);
 
   auto sample = [&](std::size_t c) {
     const double start = now_ms();
-    for (std::size_t i = 0; i < per_sample[c]; ++i) candidates[c](calls[c]++);
+    for (std::size_t i = 0; i < per_sample[c]; ++i) candidates[c](calls++);
     return (now_ms() - start) / double(per_sample[c]);
   };
   const double warmup_start = now_ms();

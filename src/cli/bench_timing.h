@@ -22,8 +22,10 @@ struct TimingPlan {
   static TimingPlan quick() { return {.warmup_samples = 1, .samples = 5, .min_sample_ms = 1.0}; }
 };
 
-/// One call of a candidate; `call` counts the calls so far, so that a candidate can cycle
-/// through copies of its operands.
+/// One call of a candidate; `call` counts the calls of all candidates so far, so that
+/// candidates cycling through a ring of operand copies take the next copy whichever
+/// candidate ran last: no call finds the lines another candidate has just brought into
+/// cache.
 using Candidate = std::function<void(std::size_t call)>;
 
 /// Median milliseconds per call of each candidate.
