@@ -44,9 +44,8 @@ struct Settings {
 };
 
 // One sample of oneDNN and one of diffnorm in turn (cli/bench_timing.h, as diffnorm's own
-// bench): a call gets its index, so that it can cycle through the ring of operand copies;
-// diffnorm starts half a ring away from oneDNN (see diffnorm_set), so that neither finds in
-// cache the sets the other has just used.
+// bench): a call gets its index in one count for both, and takes operand set index % copies,
+// so that neither finds in cache the sets the other has just used.
 struct Timing {
   double onednn_ms, diffnorm_ms;
 };
@@ -59,9 +58,6 @@ Timing median_ms_pair(A&& onednn_call, B&& diffnorm_call, const Settings& s) {
 }
 
 float* f32(memory& m) { return static_cast<float*>(m.get_data_handle()); }
-
-// The operand set of diffnorm's call i: half a ring after oneDNN's set of the same call.
-std::size_t diffnorm_set(std::size_t call, std::size_t copies) { return (call + copies / 2) % copies; }
 
 // diffnorm's statistics of one operand set: a backward reads the mean and rstd of its own
 // forward (oneDNN's set holds a variance, not an rstd), and a BatchNorm forward updates
@@ -190,14 +186,14 @@ Timing run_case(dnnl::engine& eng, dnnl::stream& strm, const Case& c, const Sett
     }
     if (!backward)
       return median_ms_pair([&](std::size_t i) { fwd.execute(strm, sets[i % copies]); strm.wait(); },
-                            [&](std::size_t i) { diffnorm_forward(diffnorm_set(i, copies)); }, s);
+                            [&](std::size_t i) { diffnorm_forward(i % copies); }, s);
     dnnl::layer_normalization_backward bwd(bwd_pd);
     auto diffnorm_backward = [&](std::size_t k) {
       arena.reset();
       diffnorm::layer_norm_backward(batch, tokens, dim, 1e-5f, backward_io(sets[k], dn_type, state[k]), arena);
     };
     return median_ms_pair([&](std::size_t i) { bwd.execute(strm, sets[i % copies]); strm.wait(); },
-                          [&](std::size_t i) { diffnorm_backward(diffnorm_set(i, copies)); }, s);
+                          [&](std::size_t i) { diffnorm_backward(i % copies); }, s);
   }
 
   if (c.layer.rfind("batchnorm", 0) == 0 && (c.layout == "nchw" || c.layout == "nhwc")) {
@@ -265,7 +261,7 @@ Timing run_case(dnnl::engine& eng, dnnl::stream& strm, const Case& c, const Sett
     }
     if (!backward)
       return median_ms_pair([&](std::size_t i) { fwd.execute(strm, sets[i % copies]); strm.wait(); },
-                            [&](std::size_t i) { diffnorm_forward(diffnorm_set(i, copies)); }, s);
+                            [&](std::size_t i) { diffnorm_forward(i % copies); }, s);
     dnnl::batch_normalization_backward bwd(bwd_pd);
     auto diffnorm_backward = [&](std::size_t k) {
       arena.reset();
@@ -273,7 +269,7 @@ Timing run_case(dnnl::engine& eng, dnnl::stream& strm, const Case& c, const Sett
                                     arena);
     };
     return median_ms_pair([&](std::size_t i) { bwd.execute(strm, sets[i % copies]); strm.wait(); },
-                          [&](std::size_t i) { diffnorm_backward(diffnorm_set(i, copies)); }, s);
+                          [&](std::size_t i) { diffnorm_backward(i % copies); }, s);
   }
   return {-1, -1};
 }
