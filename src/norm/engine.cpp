@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "core/check.h"
 
@@ -560,6 +561,54 @@ const float* mean_low_part(const NormSpec& spec, const BackwardIO& io, bool stat
   return lo;
 }
 
+// Bytes of x and dy (and SiLU's kept du) of one tile of the channels-last Group backward,
+// which stay in a core's cache between its two passes: at most the L2 of a Zen 4/5 core.
+// (2×320×64×64 bf16, whose narrowest tile takes 1.3 MB, was faster in two passes.)
+constexpr int64_t kFusedTileBytes = int64_t(1) << 20;
+
+// Groups per tile of the channels-last Group backward (0 = none fits): whole groups, in
+// steps of the fewest groups that make a multiple of 16 columns (so that tiles meet at
+// vector boundaries; one group where that step is wider than 256 columns), as many steps
+// as stay within 256 columns and kFusedTileBytes of `bytes_per_value` per element.
+// Tiles of 80 columns were 8–24 % slower than of 160 to 240 (SD's shapes, in cache).
+int64_t col_group_tile(int64_t C, int64_t groups, int64_t rows, int64_t bytes_per_value) {
+  constexpr int64_t kMaxCols = 256;
+  const int64_t cpg = C / groups, base = 16 / std::gcd(cpg, int64_t(16));
+  const int64_t step = std::min(groups, base * cpg <= kMaxCols ? base : 1);
+  const auto fits = [&](int64_t t) {
+    return (t == 1 || t * cpg <= kMaxCols) && rows * t * cpg * bytes_per_value <= kFusedTileBytes;
+  };
+  if (!fits(step)) return 0;
+  int64_t t = step;
+  while (t + step <= groups && fits(t + step)) t += step;
+  return t;
+}
+
+// The channels-last Group backward tile by tile (fused_col_group_backward), when a tile fits
+// in kFusedTileBytes and there is a tile for every thread; A, B receive the column sums.
+// `fold`: dx in the folded form, as the two passes would take it.
+bool fused_col_group_backward_if_fits(const NormSpec& spec, const BackwardIO& io, bool stats_constant, bool fold,
+                                      const ColVectors& V, Arena& arena, double*& A, double*& B) {
+  const NormShape& sh = spec.shape;
+  FusedColGrad F;
+  F.groups = spec.groups;
+  F.center = spec.center;
+  F.stats_constant = stats_constant;
+  F.fold = fold;
+  const bool keep_du = io.activation == Activation::SiLU && !(io.dtype == DType::F32 && io.dx != io.x);
+  F.tile_groups = col_group_tile(sh.c, spec.groups, sh.s, 2 * int64_t(dtype_size(io.dtype)) + (keep_du ? 4 : 0));
+  if (F.tile_groups == 0) return false;
+  const int64_t w = F.tile_groups * (sh.c / spec.groups), tiles = (F.groups + F.tile_groups - 1) / F.tile_groups;
+  if (sh.n * tiles < max_threads()) return false;
+  F.chunk_sums = arena.allocate_array<double>(size_t(max_threads() * 2 * w));
+  F.scratch_floats = (5 * w + (keep_du ? sh.s * w : 0) + 15) / 16 * 16;  // 64-byte aligned per thread
+  F.scratch = arena.allocate_array<float>(size_t(max_threads() * F.scratch_floats));
+  A = arena.allocate_array<double>(size_t(sh.n * sh.c));
+  B = arena.allocate_array<double>(size_t(sh.n * sh.c));
+  fused_col_group_backward(io.dtype, io.x, io.dy, io.dx, V, F, A, B);
+  return true;
+}
+
 }  // namespace
 
 void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_constant, Arena& arena) {
@@ -665,8 +714,6 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   // Work items of ≥ 64 rows and ~32K elements: few partial sums to add up.
   V.layout = {blocks, shared ? N * S : S, C, std::max<int64_t>(64, 32768 / C)};
   V.act = io.activation;
-  if (io.activation == Activation::SiLU && io.dx && sh.numel() <= kept_du_floats)
-    V.du = arena.allocate_array<float>(size_t(sh.numel()));
   float* m = arena.allocate_array<float>(size_t(blocks * C));
   float* mlo = arena.allocate_array<float>(size_t(blocks * C));
   float* r = arena.allocate_array<float>(size_t(blocks * C));
@@ -678,28 +725,31 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   V.r = r;
   V.k = k;
   V.q = q;
+  // dx = r·(k·dy − c1 − x̂·c2), x̂ = (x − m − m_lo)·r, as p·dy + q·x + o (see foldable).
+  const bool fold = io.activation == Activation::None && every_stat_foldable(spec, io.mean, io.rstd);
+  double *A, *B;
+  if (!shared && fused_col_group_backward_if_fits(spec, io, stats_constant, fold, V, arena, A, B)) {
+    if (want_params) param_grads(sh, io, A, B, blocks);
+    return;
+  }
+  if (io.activation == Activation::SiLU && sh.numel() <= kept_du_floats)
+    V.du = arena.allocate_array<float>(size_t(sh.numel()));
   const int64_t chunks = V.layout.chunks();
   double* pdu = arena.allocate_array<double>(size_t(blocks * chunks * C));
   double* pdux = arena.allocate_array<double>(size_t(blocks * chunks * C));
   col_grad_sums(io.dtype, io.x, io.dy, V, pdu, pdux);
-  double *A, *B;
   sum_chunk_partials(blocks, chunks, C, pdu, pdux, arena, A, B);
   group_coefficients(spec, aff, A, B, blocks, stats_constant, c1, c2, arena);
   float* vc1 = arena.allocate_array<float>(size_t(blocks * C));
   float* vc2 = arena.allocate_array<float>(size_t(blocks * C));
   per_channel(spec, blocks, c1, vc1);
   per_channel(spec, blocks, c2, vc2);
-  if (io.activation == Activation::None && every_stat_foldable(spec, io.mean, io.rstd)) {
-    // dx = r·(k·dy − c1 − x̂·c2), x̂ = (x − m − m_lo)·r, as p·dy + q·x + o (see foldable).
+  if (fold) {
     float* p = arena.allocate_array<float>(size_t(blocks * C));
     float* qx = arena.allocate_array<float>(size_t(blocks * C));
     float* o = arena.allocate_array<float>(size_t(blocks * C));
-    for (int64_t i = 0; i < blocks * C; ++i) {
-      const double rr = r[i], r2c2 = rr * rr * double(vc2[i]);
-      p[i] = float(rr * double(k[i]));
-      qx[i] = float(-r2c2);
-      o[i] = float(r2c2 * (double(m[i]) + double(mlo[i])) - rr * double(vc1[i]));
-    }
+    for (int64_t i = 0; i < blocks * C; ++i)
+      folded_dx_terms(r[i], k[i], m[i], mlo[i], vc1[i], vc2[i], p[i], qx[i], o[i]);
     col_grad_dx_folded(io.dtype, io.x, io.dy, io.dx, V.layout, p, qx, o);
   } else {
     col_grad_dx(io.dtype, io.x, io.dy, io.dx, V, vc1, vc2);

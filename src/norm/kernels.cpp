@@ -1042,12 +1042,13 @@ void FusedRowBackwardT(const T* x, const T* dy, T* dx, const RowScalars& S, cons
   }
 }
 
-// Σdu and Σdu·x̂ over rows [r0, r1) of V full vectors of columns from col (vectors m,
-// m_lo, r, k, q offset to the block), added in double to s1[col..], s2[col..]; kKeep:
-// du is also stored to `keep` (the block's du, rows × width).
+// Σdu and Σdu·x̂ over rows [r0, r1) (row stride `width`) of V full vectors of columns
+// from col (vectors m, m_lo, r, k, q at vo + col), added in double to s1[col..],
+// s2[col..]; kKeep: du is also stored to keep[row·keep_stride + col].
 template <int V, bool kSilu, bool kKeep, class T>
 HWY_INLINE void ColGradTileSums(const T* x, const T* dy, int64_t width, int64_t r0, int64_t r1, int64_t col,
-                                const ColVectors& P, int64_t vo, float* keep, double* s1, double* s2) {
+                                const ColVectors& P, int64_t vo, float* keep, int64_t keep_stride, double* s1,
+                                double* s2) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
   VF m[V], mlo[V], r[V], a1[V], a2[V];
@@ -1069,7 +1070,7 @@ HWY_INLINE void ColGradTileSums(const T* x, const T* dy, int64_t width, int64_t 
       if constexpr (kSilu) {
         const int64_t c = vo + col + v * N;
         du = GradIn(du, xh, hn::LoadU(d, P.k + c), hn::LoadU(d, P.q + c), true);
-        if constexpr (kKeep) hn::StoreU(du, d, keep + o + v * N);
+        if constexpr (kKeep) hn::StoreU(du, d, keep + row * keep_stride + col + v * N);
       }
       a1[v] = hn::Add(a1[v], du);
       a2[v] = hn::MulAdd(du, xh, a2[v]);
@@ -1081,58 +1082,110 @@ HWY_INLINE void ColGradTileSums(const T* x, const T* dy, int64_t width, int64_t 
   }
 }
 
+// ColGradTileSums over columns [0, w) of rows [r0, r1): fp32 lanes over ≤ kFlushRows
+// rows, then double.
 template <bool kSilu, bool kKeep, class T>
-void ColGradSumsT(const T* x, const T* dy, const ColVectors& P, double* out_du, double* out_dux) {
+void ColGradSumsSpan(const T* x, const T* dy, int64_t width, int64_t w, int64_t r0, int64_t r1, const ColVectors& P,
+                     int64_t vo, float* keep, int64_t keep_stride, double* s1, double* s2) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
-  const ColLayout& L = P.layout;
-  const int64_t W = L.width, chunks = L.chunks();
   constexpr int kTile = 4;  // column vectors per pass over the rows: 20 registers
-#pragma omp parallel for schedule(static)
-  for (int64_t item = 0; item < L.blocks * chunks; ++item) {
-    const int64_t b = item / chunks, j = item % chunks;
-    const int64_t r0 = j * L.chunk_rows, r1 = std::min(L.rows, r0 + L.chunk_rows);
-    const T* xb = x + b * L.rows * W;
-    const T* gb = dy + b * L.rows * W;
-    const int64_t vo = b * W;
-    float* keep = kKeep ? P.du + b * L.rows * W : nullptr;
-    double* s1 = out_du + item * W;
-    double* s2 = out_dux + item * W;
-    std::fill(s1, s1 + W, 0.0);
-    std::fill(s2, s2 + W, 0.0);
-    for (int64_t f0 = r0; f0 < r1; f0 += kFlushRows) {
-      const int64_t f1 = std::min(r1, f0 + kFlushRows);
-      int64_t c = 0;
-      for (; c + kTile * N <= W; c += kTile * N)
-        ColGradTileSums<kTile, kSilu, kKeep>(xb, gb, W, f0, f1, c, P, vo, keep, s1, s2);
-      for (; c + 2 * N <= W; c += 2 * N) ColGradTileSums<2, kSilu, kKeep>(xb, gb, W, f0, f1, c, P, vo, keep, s1, s2);
-      for (; c + N <= W; c += N) ColGradTileSums<1, kSilu, kKeep>(xb, gb, W, f0, f1, c, P, vo, keep, s1, s2);
-      if (c < W) {  // a partial last vector
-        const int64_t w = W - c;
-        const VF m = LoadVecPart(P.m + vo + c, w), mlo = LoadVecPart(P.mlo + vo + c, w);
-        const VF r = LoadVecPart(P.r + vo + c, w);
-        const VF k = LoadVecPart(P.k + vo + c, w), q = LoadVecPart(P.q + vo + c, w);
-        VF a1 = hn::Zero(d), a2 = hn::Zero(d);
-        for (int64_t row = f0; row < f1; ++row) {
-          const VF xh = Normalized(LoadPart(xb + row * W + c, w), m, mlo, r);
-          const VF du = GradIn(LoadPart(gb + row * W + c, w), xh, k, q, kSilu);  // 0 past w
-          if constexpr (kKeep) StorePart(du, keep + row * W + c, w);
-          a1 = hn::Add(a1, du);
-          a2 = hn::MulAdd(du, xh, a2);
-        }
-        HWY_ALIGN float t1[hn::MaxLanes(d)], t2[hn::MaxLanes(d)];
-        hn::Store(a1, d, t1);
-        hn::Store(a2, d, t2);
-        for (int64_t l = 0; l < w; ++l) {
-          s1[c + l] += t1[l];
-          s2[c + l] += t2[l];
-        }
+  for (int64_t f0 = r0; f0 < r1; f0 += kFlushRows) {
+    const int64_t f1 = std::min(r1, f0 + kFlushRows);
+    int64_t c = 0;
+    for (; c + kTile * N <= w; c += kTile * N)
+      ColGradTileSums<kTile, kSilu, kKeep>(x, dy, width, f0, f1, c, P, vo, keep, keep_stride, s1, s2);
+    for (; c + 2 * N <= w; c += 2 * N)
+      ColGradTileSums<2, kSilu, kKeep>(x, dy, width, f0, f1, c, P, vo, keep, keep_stride, s1, s2);
+    for (; c + N <= w; c += N)
+      ColGradTileSums<1, kSilu, kKeep>(x, dy, width, f0, f1, c, P, vo, keep, keep_stride, s1, s2);
+    if (c < w) {  // a partial last vector
+      const int64_t n = w - c;
+      const VF m = LoadVecPart(P.m + vo + c, n), mlo = LoadVecPart(P.mlo + vo + c, n);
+      const VF r = LoadVecPart(P.r + vo + c, n);
+      const VF k = LoadVecPart(P.k + vo + c, n), q = LoadVecPart(P.q + vo + c, n);
+      VF a1 = hn::Zero(d), a2 = hn::Zero(d);
+      for (int64_t row = f0; row < f1; ++row) {
+        const VF xh = Normalized(LoadPart(x + row * width + c, n), m, mlo, r);
+        const VF du = GradIn(LoadPart(dy + row * width + c, n), xh, k, q, kSilu);  // 0 past n
+        if constexpr (kKeep) StorePart(du, keep + row * keep_stride + c, n);
+        a1 = hn::Add(a1, du);
+        a2 = hn::MulAdd(du, xh, a2);
+      }
+      HWY_ALIGN float t1[hn::MaxLanes(d)], t2[hn::MaxLanes(d)];
+      hn::Store(a1, d, t1);
+      hn::Store(a2, d, t2);
+      for (int64_t l = 0; l < n; ++l) {
+        s1[c + l] += t1[l];
+        s2[c + l] += t2[l];
       }
     }
   }
 }
 
-// dx = p·dy + q·x + o with per-column vectors (the folded form of r·(k·dy − c1 − x̂·c2)).
+template <bool kSilu, bool kKeep, class T>
+void ColGradSumsT(const T* x, const T* dy, const ColVectors& P, double* out_du, double* out_dux) {
+  const ColLayout& L = P.layout;
+  const int64_t W = L.width, chunks = L.chunks();
+#pragma omp parallel for schedule(static)
+  for (int64_t item = 0; item < L.blocks * chunks; ++item) {
+    const int64_t b = item / chunks, j = item % chunks;
+    const int64_t r0 = j * L.chunk_rows, r1 = std::min(L.rows, r0 + L.chunk_rows);
+    double* s1 = out_du + item * W;
+    double* s2 = out_dux + item * W;
+    std::fill(s1, s1 + W, 0.0);
+    std::fill(s2, s2 + W, 0.0);
+    ColGradSumsSpan<kSilu, kKeep>(x + b * L.rows * W, dy + b * L.rows * W, W, W, r0, r1, P, b * W,
+                                  kKeep ? P.du + b * L.rows * W : nullptr, W, s1, s2);
+  }
+}
+
+// Calls f(c, n, full) → VF for the vectors of columns [0, w) and stores each result to
+// out + c: full vectors in pairs (StoreF32x2: one conversion for two bf16 vectors), then
+// a last full and a partial one.
+template <class T, class F>
+HWY_INLINE void StoreColumnVectors(T* out, int64_t w, F f) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  int64_t c = 0;
+  for (; c + 2 * N <= w; c += 2 * N) StoreF32x2(d, f(c, N, std::true_type{}), f(c + N, N, std::true_type{}), out + c);
+  ForColumnVectors(c, w, [&](int64_t i, int64_t n, auto full) HWY_ATTR __attribute__((always_inline)) {
+    StoreCols<decltype(full)::value>(f(i, n, full), out + i, n);
+  });
+}
+
+// dx = p·dy + q·x + o over columns [0, w) of one row, with per-column p, q, o: the folded
+// form of r·(k·dy − c1 − x̂·c2).
+template <class T>
+HWY_INLINE void FoldedDxRow(const T* xr, const T* gr, T* dr, int64_t w, const float* p, const float* q,
+                            const float* o) {
+  StoreColumnVectors(dr, w, [=](int64_t c, int64_t n, auto full) HWY_ATTR __attribute__((always_inline)) {
+    constexpr bool kFull = decltype(full)::value;
+    const VF t = hn::MulAdd(LoadCols<kFull>(q + c, n), LoadCols<kFull>(xr + c, n), LoadCols<kFull>(o + c, n));
+    return hn::MulAdd(LoadCols<kFull>(p + c, n), LoadCols<kFull>(gr + c, n), t);
+  });
+}
+
+// dx = r·(k·du − c1 − x̂·c2) over columns [0, w) of one row, with the vectors of V at
+// vo + c and c1v, c2v at c. kKept: du is read from `kept` (SiLU's, kept by the sums), not
+// computed from dy.
+template <bool kKept, class T>
+HWY_INLINE void DxRow(const T* xr, const T* gr, const float* kept, T* dr, int64_t w, const ColVectors& V,
+                      int64_t vo, const float* c1v, const float* c2v) {
+  const bool silu = V.act == Activation::SiLU;
+  StoreColumnVectors(dr, w, [=](int64_t c, int64_t n, auto full) HWY_ATTR __attribute__((always_inline)) {
+    constexpr bool kFull = decltype(full)::value;
+    const int64_t i = vo + c;
+    const VF r = LoadCols<kFull>(V.r + i, n), k = LoadCols<kFull>(V.k + i, n);
+    const VF xh =
+        Normalized(LoadCols<kFull>(xr + c, n), LoadCols<kFull>(V.m + i, n), LoadCols<kFull>(V.mlo + i, n), r);
+    const VF du = kKept ? LoadCols<kFull>(kept + c, n)
+                        : GradIn(LoadCols<kFull>(gr + c, n), xh, k, LoadCols<kFull>(V.q + i, n), silu);
+    const VF g = hn::NegMulAdd(xh, LoadCols<kFull>(c2v + c, n), hn::Sub(hn::Mul(k, du), LoadCols<kFull>(c1v + c, n)));
+    return hn::Mul(r, g);
+  });
+}
+
 template <class T>
 void ColGradDxFoldedT(const T* x, const T* dy, T* dx, const ColLayout& L, const float* p, const float* q,
                       const float* o) {
@@ -1140,42 +1193,87 @@ void ColGradDxFoldedT(const T* x, const T* dy, T* dx, const ColLayout& L, const 
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t vo = (row / L.rows) * W;
-    const T* xr = x + row * W;
-    const T* gr = dy + row * W;
-    T* dr = dx + row * W;
-    ForColumnVectors(0, W, [=](int64_t c, int64_t w, auto full) {
-      constexpr bool kFull = decltype(full)::value;
-      const VF t = hn::MulAdd(LoadCols<kFull>(q + vo + c, w), LoadCols<kFull>(xr + c, w),
-                              LoadCols<kFull>(o + vo + c, w));
-      StoreCols<kFull>(hn::MulAdd(LoadCols<kFull>(p + vo + c, w), LoadCols<kFull>(gr + c, w), t), dr + c, w);
-    });
+    FoldedDxRow(x + row * W, dy + row * W, dx + row * W, W, p + vo, q + vo, o + vo);
   }
 }
 
-// kKept: du is read from V.du (SiLU's, kept by the sums pass), not computed from dy.
 template <bool kKept, class T>
 void ColGradDxT(const T* x, const T* dy, T* dx, const ColVectors& V, const float* c1v, const float* c2v) {
   const ColLayout& L = V.layout;
-  const bool silu = V.act == Activation::SiLU;
   const int64_t rows = L.blocks * L.rows, W = L.width;
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t vo = (row / L.rows) * W;
-    const T* xr = x + row * W;
-    const T* gr = dy + row * W;
-    const float* kept = kKept ? V.du + row * W : nullptr;
-    T* dr = dx + row * W;
-    ForColumnVectors(0, W, [=](int64_t c, int64_t w, auto full) {
-      constexpr bool kFull = decltype(full)::value;
-      const int64_t i = vo + c;
-      const VF r = LoadCols<kFull>(V.r + i, w), k = LoadCols<kFull>(V.k + i, w);
-      const VF xh = Normalized(LoadCols<kFull>(xr + c, w), LoadCols<kFull>(V.m + i, w),
-                               LoadCols<kFull>(V.mlo + i, w), r);
-      const VF du = kKept ? LoadCols<kFull>(kept + c, w)
-                          : GradIn(LoadCols<kFull>(gr + c, w), xh, k, LoadCols<kFull>(V.q + i, w), silu);
-      const VF g = hn::NegMulAdd(xh, LoadCols<kFull>(c2v + i, w), hn::Sub(hn::Mul(k, du), LoadCols<kFull>(c1v + i, w)));
-      StoreCols<kFull>(hn::Mul(r, g), dr + c, w);
-    });
+    DxRow<kKept>(x + row * W, dy + row * W, kKept ? V.du + row * W : nullptr, dx + row * W, W, V, vo, c1v + vo,
+                 c2v + vo);
+  }
+}
+
+template <bool kSilu, class T>
+void FusedColGroupBackwardT(const T* x, const T* dy, T* dx, const ColVectors& V, const FusedColGrad& F,
+                            double* out_du, double* out_dux) {
+  const ColLayout& L = V.layout;
+  const int64_t W = L.width, S = L.rows, cpg = W / F.groups, tiles = (F.groups + F.tile_groups - 1) / F.tile_groups;
+  const int64_t tile_w = F.tile_groups * cpg;
+  const double count = double(S * cpg);
+#pragma omp parallel for schedule(static)
+  for (int64_t item = 0; item < L.blocks * tiles; ++item) {
+    const int64_t b = item / tiles, g0 = (item % tiles) * F.tile_groups;
+    const int64_t g1 = std::min(F.groups, g0 + F.tile_groups), c0 = g0 * cpg, w = (g1 - g0) * cpg;
+    const int64_t vo = b * W + c0, o = b * S * W + c0;  // the tile's vectors and first element
+    const int64_t t = omp_get_thread_num();
+    double* chunk1 = F.chunk_sums + t * 2 * tile_w;
+    double* chunk2 = chunk1 + tile_w;
+    float* c1v = F.scratch + t * F.scratch_floats;
+    float *c2v = c1v + w, *p = c2v + w, *q = p + w, *oo = q + w;
+    // With SiLU, du waits between the passes in dx itself (fp32 storage, dx not aliasing
+    // x, which is read again) or in the thread's scratch.
+    float* kept = nullptr;
+    int64_t kept_stride = 0;
+    if constexpr (kSilu) {
+      if constexpr (std::is_same_v<T, float>) {
+        if (static_cast<const void*>(dx) != static_cast<const void*>(x)) kept = dx + o, kept_stride = W;
+      }
+      if (!kept) kept = c1v + 5 * tile_w, kept_stride = w;
+    }
+    // Column sums chunk by chunk (L.chunk_rows rows), the chunks added in order: the
+    // additions of col_grad_sums and the engine's sum of its chunks, so the same bits.
+    double* s1 = out_du + vo;
+    double* s2 = out_dux + vo;
+    std::fill(s1, s1 + w, 0.0);
+    std::fill(s2, s2 + w, 0.0);
+    for (int64_t r0 = 0; r0 < S; r0 += L.chunk_rows) {
+      const int64_t r1 = std::min(S, r0 + L.chunk_rows);
+      std::fill(chunk1, chunk1 + w, 0.0);
+      std::fill(chunk2, chunk2 + w, 0.0);
+      ColGradSumsSpan<kSilu, kSilu>(x + o, dy + o, W, w, r0, r1, V, vo, kept, kept_stride, chunk1, chunk2);
+      for (int64_t c = 0; c < w; ++c) {
+        s1[c] += chunk1[c];
+        s2[c] += chunk2[c];
+      }
+    }
+    for (int64_t a = 0; a < w; a += cpg) {  // the tile's groups, as group_coefficients
+      double t1 = 0, t2 = 0;
+      for (int64_t c = a; c < a + cpg; ++c) {
+        t1 += double(V.k[vo + c]) * s1[c];
+        t2 += double(V.k[vo + c]) * s2[c];
+      }
+      std::fill(c1v + a, c1v + a + cpg, F.stats_constant || !F.center ? 0.0f : float(t1 / count));
+      std::fill(c2v + a, c2v + a + cpg, F.stats_constant ? 0.0f : float(t2 / count));
+    }
+    if (F.fold) {
+      for (int64_t c = 0; c < w; ++c)
+        folded_dx_terms(V.r[vo + c], V.k[vo + c], V.m[vo + c], V.mlo[vo + c], c1v[c], c2v[c], p[c], q[c], oo[c]);
+      for (int64_t row = 0; row < S; ++row) {
+        const int64_t ro = o + row * W;
+        FoldedDxRow(x + ro, dy + ro, dx + ro, w, p, q, oo);
+      }
+    } else {
+      for (int64_t row = 0; row < S; ++row) {
+        const int64_t ro = o + row * W;
+        DxRow<kSilu>(x + ro, dy + ro, kept + row * kept_stride, dx + ro, w, V, vo, c1v, c2v);
+      }
+    }
   }
 }
 
@@ -1511,6 +1609,16 @@ void ColGradDx(DType t, const void* x, const void* dy, void* dx, const ColVector
     else ColGradDxT<false>(xt, gt, static_cast<T*>(dx), V, c1, c2);
   });
 }
+void FusedColGroupBackward(DType t, const void* x, const void* dy, void* dx, const ColVectors& V,
+                           const FusedColGrad& F, double* a, double* b) {
+  ByType(t, [&](auto tag) {
+    using T = decltype(tag);
+    const auto* xt = static_cast<const T*>(x);
+    const auto* gt = static_cast<const T*>(dy);
+    if (V.act == Activation::SiLU) FusedColGroupBackwardT<true>(xt, gt, static_cast<T*>(dx), V, F, a, b);
+    else FusedColGroupBackwardT<false>(xt, gt, static_cast<T*>(dx), V, F, a, b);
+  });
+}
 void RowStatsBackward(DType t, const void* x, const void* dy, void* dx, const RowStatsGrad& G, double* a,
                       double* b, float* scratch) {
   ByType(t, [&](auto tag) {
@@ -1550,6 +1658,7 @@ HWY_EXPORT(FusedRowBackward);
 HWY_EXPORT(ColGradSums);
 HWY_EXPORT(ColGradDx);
 HWY_EXPORT(ColGradDxFolded);
+HWY_EXPORT(FusedColGroupBackward);
 HWY_EXPORT(RowStatsBackward);
 HWY_EXPORT(ColStatsBackward);
 
@@ -1595,6 +1704,10 @@ void col_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const Col
 void col_grad_dx_folded(DType dtype, const void* x, const void* dy, void* dx, const ColLayout& layout,
                         const float* p, const float* q, const float* o) {
   HWY_DYNAMIC_DISPATCH(ColGradDxFolded)(dtype, x, dy, dx, layout, p, q, o);
+}
+void fused_col_group_backward(DType dtype, const void* x, const void* dy, void* dx, const ColVectors& v,
+                              const FusedColGrad& f, double* out_du, double* out_dux) {
+  HWY_DYNAMIC_DISPATCH(FusedColGroupBackward)(dtype, x, dy, dx, v, f, out_du, out_dux);
 }
 void row_stats_backward(DType dtype, const void* x, const void* dy, void* dx, const RowStatsGrad& g,
                         double* out_du, double* out_dux, float* scratch) {

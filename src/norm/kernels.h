@@ -208,9 +208,34 @@ void col_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const Col
                  const float* c2);
 /// col_grad_dx without activation where every statistic is foldable: dx = p·dy + q·x + o
 /// with per-column vectors [block·width + c] p = r·k, q = −r²·c2, o = r²·c2·(m + m_lo) − r·c1
-/// (r = rstd; computed in double by the engine).
+/// (r = rstd), each computed in double by folded_dx_terms.
+inline void folded_dx_terms(float r, float k, float m, float m_lo, float c1, float c2, float& p, float& q, float& o) {
+  const double rr = r, r2c2 = rr * rr * double(c2);
+  p = float(rr * double(k));
+  q = float(-r2c2);
+  o = float(r2c2 * (double(m) + double(m_lo)) - rr * double(c1));
+}
 void col_grad_dx_folded(DType dtype, const void* x, const void* dy, void* dx, const ColLayout& layout,
                         const float* p, const float* q, const float* o);
+
+/// col_grad_sums, the group coefficients and col_grad_dx (or col_grad_dx_folded, with
+/// `fold`) tile by tile, for channels-last Group statistics (`groups` groups of adjacent
+/// columns in each block): a work item is a block's tile of `tile_groups` whole groups,
+/// read from memory by the sums and again from cache by dx. The same additions in the
+/// same order as those two passes and the engine's coefficients between them, so the
+/// same bits. out_du/out_dux[block·width + c] receive the column sums; v.du is not used.
+struct FusedColGrad {
+  int64_t groups = 1, tile_groups = 1;
+  bool center = true, stats_constant = false, fold = false;
+  double* chunk_sums = nullptr;  // 2·tile width per thread
+  // Per thread, scratch_floats each: 5·tile width floats of per-column terms, then, with
+  // SiLU where dx cannot keep du between the passes (not fp32, or dx = x), rows·tile width
+  // floats that do.
+  float* scratch = nullptr;
+  int64_t scratch_floats = 0;
+};
+void fused_col_group_backward(DType dtype, const void* x, const void* dy, void* dx, const ColVectors& v,
+                              const FusedColGrad& f, double* out_du, double* out_dux);
 
 /// Position statistics in channels-last rows (LayerNorm, RMSNorm, PixelNorm-NHWC): rows of
 /// `width` with per-row m, r and per-block vectors k, q (vec_stride 0 = shared). One pass:
