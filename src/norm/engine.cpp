@@ -569,19 +569,22 @@ constexpr int64_t kFusedTileBytes = int64_t(1) << 20;
 // Groups per tile of the channels-last Group backward (0 = none fits): whole groups, in
 // steps of the fewest groups that make a multiple of 16 columns (so that tiles meet at
 // vector boundaries; one group where that step is wider than 256 columns), as many steps
-// as stay within 256 columns and kFusedTileBytes of `bytes_per_value` per element.
-// Tiles of 80 columns were 8–24 % slower than of 160 to 240 (SD's shapes, in cache).
-int64_t col_group_tile(int64_t C, int64_t groups, int64_t rows, int64_t bytes_per_value) {
-  constexpr int64_t kMaxCols = 256;
+// as stay within 256 columns and kFusedTileBytes (x and dy of `elem_bytes` each, and
+// `kept_bytes` of SiLU's du, per element). Tiles of 80 columns were 8–24 % slower than of
+// 160 to 240 (SD's shapes, in cache). A tile narrower than the rows must read runs of at
+// least 256 bytes of each row: runs of 32 (1×512×128×128 bf16, 16 columns) made the
+// backward from DRAM 2.5× slower than two passes over whole rows.
+int64_t col_group_tile(int64_t C, int64_t groups, int64_t rows, int64_t elem_bytes, int64_t kept_bytes) {
+  constexpr int64_t kMaxCols = 256, kMinRunBytes = 256;
   const int64_t cpg = C / groups, base = 16 / std::gcd(cpg, int64_t(16));
   const int64_t step = std::min(groups, base * cpg <= kMaxCols ? base : 1);
   const auto fits = [&](int64_t t) {
-    return (t == 1 || t * cpg <= kMaxCols) && rows * t * cpg * bytes_per_value <= kFusedTileBytes;
+    return (t == 1 || t * cpg <= kMaxCols) && rows * t * cpg * (2 * elem_bytes + kept_bytes) <= kFusedTileBytes;
   };
   if (!fits(step)) return 0;
   int64_t t = step;
   while (t + step <= groups && fits(t + step)) t += step;
-  return t;
+  return t == groups || t * cpg * elem_bytes >= kMinRunBytes ? t : 0;
 }
 
 // The channels-last Group backward tile by tile (fused_col_group_backward), when a tile fits
@@ -596,7 +599,7 @@ bool fused_col_group_backward_if_fits(const NormSpec& spec, const BackwardIO& io
   F.stats_constant = stats_constant;
   F.fold = fold;
   const bool keep_du = io.activation == Activation::SiLU && !(io.dtype == DType::F32 && io.dx != io.x);
-  F.tile_groups = col_group_tile(sh.c, spec.groups, sh.s, 2 * int64_t(dtype_size(io.dtype)) + (keep_du ? 4 : 0));
+  F.tile_groups = col_group_tile(sh.c, spec.groups, sh.s, int64_t(dtype_size(io.dtype)), keep_du ? 4 : 0);
   if (F.tile_groups == 0) return false;
   const int64_t w = F.tile_groups * (sh.c / spec.groups), tiles = (F.groups + F.tile_groups - 1) / F.tile_groups;
   if (sh.n * tiles < max_threads()) return false;

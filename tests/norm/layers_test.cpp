@@ -507,11 +507,65 @@ TEST(NormSpec, RejectsInconsistentDescriptions) {
   EXPECT_THROW(group_norm_forward({1, 6, 2, Layout::NCHW}, 3, 1e-5f, io, arena), Error);
 }
 
+// norm_forward then norm_backward of `spec` (γ = 1.5, β = 0.25) on x and dy ([N, C, S],
+// stored as `dtype` in spec's layout), once per thread count in turn; the bytes of y, dx,
+// mean, rstd, dγ and dβ of each run. From run `recompute_from` on, the backward computes
+// SiLU' twice instead of keeping du where it would keep it in a tensor of x's size.
+std::vector<std::vector<uint8_t>> bits_per_run(const NormSpec& spec, const torch::Tensor& x, const torch::Tensor& dy,
+                                               DType dtype, Activation act, const std::vector<int>& threads,
+                                               size_t recompute_from = SIZE_MAX) {
+  const NormShape& sh = spec.shape;
+  const int64_t K = spec.stat_count(), C = sh.c;
+  const Buffer xb = to_buffer(x, sh.layout, dtype), gb = to_buffer(dy, sh.layout, dtype);
+  const std::vector<float> gamma(size_t(C), 1.5f), beta(size_t(C), 0.25f);
+  const int64_t kept = norm_detail::kept_du_floats;
+  std::vector<std::vector<uint8_t>> outs;
+  for (int t : threads) {
+    omp_set_num_threads(t);
+    if (outs.size() == recompute_from) norm_detail::kept_du_floats = 0;
+    Arena arena;
+    Buffer yb = poisoned(sh.numel(), dtype), dxb = poisoned(sh.numel(), dtype);
+    std::vector<float> mean(K), rstd(K), dgamma(C), dbeta(C);
+    ForwardIO io;
+    io.dtype = dtype;
+    io.x = xb.data();
+    io.y = yb.data();
+    io.gamma = gamma.data();
+    io.beta = beta.data();
+    io.activation = act;
+    io.mean = mean.data();
+    io.rstd = rstd.data();
+    norm_forward(spec, io, arena);
+    BackwardIO bio;
+    bio.dtype = dtype;
+    bio.x = xb.data();
+    bio.dy = gb.data();
+    bio.dx = dxb.data();
+    bio.gamma = gamma.data();
+    bio.beta = beta.data();
+    bio.activation = act;
+    bio.mean = mean.data();
+    bio.rstd = rstd.data();
+    bio.dgamma = dgamma.data();
+    bio.dbeta = dbeta.data();
+    norm_backward(spec, bio, false, arena);
+    std::vector<uint8_t> bits = yb.bytes;
+    bits.insert(bits.end(), dxb.bytes.begin(), dxb.bytes.end());
+    for (const std::vector<float>* v : {&mean, &rstd, &dgamma, &dbeta})
+      bits.insert(bits.end(), reinterpret_cast<const uint8_t*>(v->data()),
+                  reinterpret_cast<const uint8_t*>(v->data() + v->size()));
+    outs.push_back(std::move(bits));
+  }
+  norm_detail::kept_du_floats = kept;
+  omp_set_num_threads(2);
+  return outs;
+}
+
 TEST(Determinism, SameBitsOnRepeatAndAcrossThreadCounts) {
-  // 64 threads exceed the 16 group statistics, the 6 position tiles, the 4 channels-last
-  // group tiles and the 40 rows: the engine then takes its two-pass paths instead of the
-  // fused ones, which must give the same bits; so must the backwards that compute SiLU'
-  // twice instead of keeping du (the last two runs, fused and two-pass).
+  // 64 threads exceed the 16 group statistics, the 6 position tiles and the 40 rows: the
+  // engine then takes its two-pass paths instead of the fused ones, which must give the
+  // same bits; so must the backwards that compute SiLU' twice instead of keeping du (the
+  // last two runs, fused and two-pass).
   torch::manual_seed(fresh_seed());
   const int64_t N = 2, C = 64, S = 3000;
   torch::Tensor x = round_to(5 + torch::randn({N, C, S}, f64()), DType::F32);
@@ -541,51 +595,35 @@ TEST(Determinism, SameBitsOnRepeatAndAcrossThreadCounts) {
         spec.reduce = k.reduce;
         spec.groups = k.groups;
         spec.center = k.center;
-        const int64_t K = spec.stat_count();
-        Buffer xb = to_buffer(x.narrow(2, 0, k.positions).contiguous(), layout, DType::F32);
-        Buffer gb = to_buffer(dy.narrow(2, 0, k.positions).contiguous(), layout, DType::F32);
-        std::vector<float> gamma(C, 1.5f), beta(C, 0.25f);
-        std::vector<std::vector<uint8_t>> outs;
-        const int64_t kept = norm_detail::kept_du_floats;
-        for (int threads : {1, 2, 1, 64, 2, 64}) {
-          omp_set_num_threads(threads);
-          if (outs.size() == 4) norm_detail::kept_du_floats = 0;
-          Arena arena;
-          Buffer yb = poisoned(N * C * k.positions, DType::F32);
-          Buffer dxb = poisoned(N * C * k.positions, DType::F32);
-          std::vector<float> mean(K), rstd(K), dgamma(C), dbeta(C);
-          ForwardIO io;
-          io.x = xb.data();
-          io.y = yb.data();
-          io.gamma = gamma.data();
-          io.beta = beta.data();
-          io.activation = act;
-          io.mean = mean.data();
-          io.rstd = rstd.data();
-          norm_forward(spec, io, arena);
-          BackwardIO bio;
-          bio.x = xb.data();
-          bio.dy = gb.data();
-          bio.dx = dxb.data();
-          bio.gamma = gamma.data();
-          bio.beta = beta.data();
-          bio.activation = act;
-          bio.mean = mean.data();
-          bio.rstd = rstd.data();
-          bio.dgamma = dgamma.data();
-          bio.dbeta = dbeta.data();
-          norm_backward(spec, bio, false, arena);
-          std::vector<uint8_t> bits = yb.bytes;
-          bits.insert(bits.end(), dxb.bytes.begin(), dxb.bytes.end());
-          for (const std::vector<float>* v : {&mean, &rstd, &dgamma, &dbeta})
-            bits.insert(bits.end(), reinterpret_cast<const uint8_t*>(v->data()),
-                        reinterpret_cast<const uint8_t*>(v->data() + v->size()));
-          outs.push_back(std::move(bits));
-        }
-        norm_detail::kept_du_floats = kept;
+        const auto outs = bits_per_run(spec, x.narrow(2, 0, k.positions).contiguous(),
+                                       dy.narrow(2, 0, k.positions).contiguous(), DType::F32, act,
+                                       {1, 2, 1, 64, 2, 64}, 4);
         for (size_t i = 1; i < outs.size(); ++i) EXPECT_EQ(outs[0], outs[i]) << "run " << i;
       }
-  omp_set_num_threads(2);
+}
+
+TEST(Determinism, ChannelsLastGroupTilesMatchTwoPass) {
+  // GroupNorm 2×320×300 NHWC, 32 groups of 10 channels: tiles of 24 and 8 groups (240 and
+  // 80 columns) on 1 and 2 threads, the two passes on 64 threads (4 tiles): the same bits.
+  // With SiLU, du waits in dx (fp32) or in the scratch (bf16); offset 0 folds dx, offset 5
+  // keeps it centred.
+  torch::manual_seed(fresh_seed());
+  const int64_t N = 2, C = 320, S = 300;
+  NormSpec spec;
+  spec.shape = {N, C, S, Layout::NHWC};
+  spec.reduce = Reduce::Group;
+  spec.groups = 32;
+  for (DType dtype : {DType::F32, DType::BF16})
+    for (double offset : {0.0, 5.0})
+      for (Activation act : {Activation::None, Activation::SiLU}) {
+        SCOPED_TRACE(::testing::Message() << dtype_name(dtype) << " offset=" << offset
+                                          << (act == Activation::SiLU ? " SiLU" : ""));
+        const torch::Tensor x = round_to(offset + torch::randn({N, C, S}, f64()), dtype);
+        const torch::Tensor dy = round_to(torch::randn({N, C, S}, f64()), dtype);
+        const auto outs = bits_per_run(spec, x, dy, dtype, act, {1, 2, 64});
+        EXPECT_EQ(outs[0], outs[1]) << "1 against 2 threads";
+        EXPECT_EQ(outs[0], outs[2]) << "tiles against two passes";
+      }
 }
 
 TEST(Determinism, HalfRowsPipelinedMatchTwoPass) {
