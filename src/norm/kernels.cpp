@@ -957,17 +957,35 @@ HWY_INLINE void StoreCols(VF v, T* p, int64_t w) {
   else StorePart(v, p, w);
 }
 
+// Calls f(c, n, full) → VF for the vectors of columns [0, w) and stores each result to
+// out + c: full vectors in pairs (StoreF32x2: one conversion for two bf16 vectors), then
+// a last full and a partial one.
+template <class T, class F>
+HWY_INLINE void StoreColumnVectors(T* out, int64_t w, F f) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  int64_t c = 0;
+  for (; c + 2 * N <= w; c += 2 * N) {
+    const VF v0 = f(c, N, std::true_type{}), v1 = f(c + N, N, std::true_type{});
+    StoreF32x2(d, v0, v1, out + c);
+  }
+  ForColumnVectors(c, w, [&](int64_t i, int64_t n, auto full) HWY_ATTR __attribute__((always_inline)) {
+    StoreCols<decltype(full)::value>(f(i, n, full), out + i, n);
+  });
+}
+
 // dx = r·(k·du − c1 − x̂·c2) over [i0, i1) of one row; du from `du_in` where given (it
-// may be `out` itself), else from dy. Full vectors first, without per-vector tests.
+// may be `out` itself: each pair of vectors is loaded before it is stored), else from dy.
 template <bool kSilu, bool kFold, class T>
 HWY_INLINE void RowGradDxOne(const T* xr, const T* gr, T* out, int64_t i0, int64_t i1, const RowNorm& n, VF k,
                              VF q, VF c1, VF c2, const float* du_in) {
-  ForColumnVectors(i0, i1, [&](int64_t i, int64_t w, auto full) HWY_ATTR __attribute__((always_inline)) {
+  StoreColumnVectors(out + i0, i1 - i0, [&](int64_t c, int64_t w, auto full) HWY_ATTR __attribute__((always_inline)) {
     constexpr bool kFull = decltype(full)::value;
+    const int64_t i = i0 + c;
     const VF xh = NormalizedRow<kFold>(LoadCols<kFull>(xr + i, w), n);
     const VF du = du_in ? LoadCols<kFull>(du_in + i, w) : GradIn(LoadCols<kFull>(gr + i, w), xh, k, q, kSilu);
     const VF g = hn::NegMulAdd(xh, c2, hn::Sub(hn::Mul(k, du), c1));
-    StoreCols<kFull>(hn::Mul(n.r, g), out + i, w);
+    return hn::Mul(n.r, g);
   });
 }
 template <bool kSilu, class T>
@@ -1138,20 +1156,6 @@ void ColGradSumsT(const T* x, const T* dy, const ColVectors& P, double* out_du, 
     ColGradSumsSpan<kSilu, kKeep>(x + b * L.rows * W, dy + b * L.rows * W, W, W, r0, r1, P, b * W,
                                   kKeep ? P.du + b * L.rows * W : nullptr, W, s1, s2);
   }
-}
-
-// Calls f(c, n, full) → VF for the vectors of columns [0, w) and stores each result to
-// out + c: full vectors in pairs (StoreF32x2: one conversion for two bf16 vectors), then
-// a last full and a partial one.
-template <class T, class F>
-HWY_INLINE void StoreColumnVectors(T* out, int64_t w, F f) {
-  const DF d;
-  const int64_t N = int64_t(hn::Lanes(d));
-  int64_t c = 0;
-  for (; c + 2 * N <= w; c += 2 * N) StoreF32x2(d, f(c, N, std::true_type{}), f(c + N, N, std::true_type{}), out + c);
-  ForColumnVectors(c, w, [&](int64_t i, int64_t n, auto full) HWY_ATTR __attribute__((always_inline)) {
-    StoreCols<decltype(full)::value>(f(i, n, full), out + i, n);
-  });
 }
 
 // dx = p·dy + q·x + o over columns [0, w) of one row, with per-column p, q, o: the folded
@@ -1330,12 +1334,12 @@ HWY_INLINE void RowStatsBackwardRows(const T* x, const T* dy, T* dx, const RowSt
   }
   for (int i = 0; i < R; ++i) {
     const int64_t o = (row0 + i) * W;
-    ForColumnVectors(0, W, [&](int64_t c, int64_t w, auto full) HWY_ATTR __attribute__((always_inline)) {
+    StoreColumnVectors(dx + o, W, [&](int64_t c, int64_t w, auto full) HWY_ATTR __attribute__((always_inline)) {
       constexpr bool kFull = decltype(full)::value;
       const VF xh = normalized(LoadCols<kFull>(x + o + c, w), i);
       const VF du = kSilu ? LoadCols<kFull>(du_buf + i * W + c, w) : LoadCols<kFull>(dy + o + c, w);
       const VF kdu = hn::Mul(LoadCols<kFull>(kv + c, w), du);
-      StoreCols<kFull>(hn::Mul(r[i], hn::NegMulAdd(xh, c2[i], hn::Sub(kdu, c1[i]))), dx + o + c, w);
+      return hn::Mul(r[i], hn::NegMulAdd(xh, c2[i], hn::Sub(kdu, c1[i])));
     });
   }
 }
