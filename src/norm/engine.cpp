@@ -571,7 +571,7 @@ constexpr int64_t kFusedTileBytes = int64_t(1) << 20;
 // vector boundaries; one group where that step is wider than 256 columns), as many steps
 // as stay within 256 columns and kFusedTileBytes (x and dy of `elem_bytes` each, and
 // `kept_bytes` of SiLU's du, per element). Tiles of 80 columns were 8–24 % slower than of
-// 160 to 240 (SD's shapes, in cache). A tile narrower than the rows must read runs of at
+// 160 to 240 (SD's shapes in cache; 2×640×32×32 fp32 even). A tile narrower than the rows must read runs of at
 // least 256 bytes of each row: runs of 32 (1×512×128×128 bf16, 16 columns) made the
 // backward from DRAM 2.5× slower than two passes over whole rows.
 int64_t col_group_tile(int64_t C, int64_t groups, int64_t rows, int64_t elem_bytes, int64_t kept_bytes) {
