@@ -510,7 +510,7 @@ TEST(NormSpec, RejectsInconsistentDescriptions) {
 // norm_forward then norm_backward of `spec` (γ = 1.5, β = 0.25) on x and dy ([N, C, S],
 // stored as `dtype` in spec's layout), once per thread count in turn; the bytes of y, dx,
 // mean, rstd, dγ and dβ of each run. From run `recompute_from` on, the backward computes
-// SiLU' twice instead of keeping du where it would keep it in a tensor of x's size.
+// SiLU' twice instead of keeping du in the buffers that kept_du_floats bounds.
 std::vector<std::vector<uint8_t>> bits_per_run(const NormSpec& spec, const torch::Tensor& x, const torch::Tensor& dy,
                                                DType dtype, Activation act, const std::vector<int>& threads,
                                                size_t recompute_from = SIZE_MAX) {
