@@ -524,10 +524,7 @@ void group_coefficients(const NormSpec& spec, const AffineTable& aff, const doub
     }
   });
   const double count = double(spec.shape.numel()) / double(K);
-  for (int64_t k = 0; k < K; ++k) {
-    c1[k] = stats_constant || !spec.center ? 0.0f : float(s1[k] / count);
-    c2[k] = stats_constant ? 0.0f : float(s2[k] / count);
-  }
+  for (int64_t k = 0; k < K; ++k) dx_coefficients(s1[k], s2[k], count, spec.center, stats_constant, c1[k], c2[k]);
 }
 
 // A[b·C + c] = Σ_j part_a[(b·chunks + j)·C + c] over the row chunks j of each block b, in
@@ -598,7 +595,9 @@ bool fused_col_group_backward_if_fits(const NormSpec& spec, const BackwardIO& io
   F.center = spec.center;
   F.stats_constant = stats_constant;
   F.fold = fold;
-  const bool keep_du = io.activation == Activation::SiLU && !(io.dtype == DType::F32 && io.dx != io.x);
+  const bool silu = io.activation == Activation::SiLU;
+  F.du_in_dx = silu && io.dtype == DType::F32 && io.dx != io.x;
+  const bool keep_du = silu && !F.du_in_dx;  // in the scratch
   F.tile_groups = col_group_tile(sh.c, spec.groups, sh.s, int64_t(dtype_size(io.dtype)), keep_du ? 4 : 0);
   if (F.tile_groups == 0) return false;
   const int64_t w = F.tile_groups * (sh.c / spec.groups), tiles = (F.groups + F.tile_groups - 1) / F.tile_groups;

@@ -1049,8 +1049,9 @@ void FusedRowBackwardT(const T* x, const T* dy, T* dx, const RowScalars& S, cons
       t1 += double(S.k[row]) * sum_du[row];
       t2 += double(S.k[row]) * sum_dux[row];
     }
-    const VF c1 = hn::Set(d, F.stats_constant || !F.center ? 0.0f : float(t1 / count));
-    const VF c2 = hn::Set(d, F.stats_constant ? 0.0f : float(t2 / count));
+    float c1f, c2f;
+    dx_coefficients(t1, t2, count, F.center, F.stats_constant, c1f, c2f);
+    const VF c1 = hn::Set(d, c1f), c2 = hn::Set(d, c2f);
     for (int64_t row = r0; row < r1; ++row) {
       const int64_t o = row * S.width;
       RowGradDxSpan<kSilu>(x + o, dy + o, dx + o, 0, S.width, RowNormOf(S.m[row], S.mlo[row], S.r[row], S.eps),
@@ -1230,15 +1231,14 @@ void FusedColGroupBackwardT(const T* x, const T* dy, T* dx, const ColVectors& V,
     double* chunk2 = chunk1 + tile_w;
     float* c1v = F.scratch + t * F.scratch_floats;
     float *c2v = c1v + w, *p = c2v + w, *q = p + w, *oo = q + w;
-    // With SiLU, du waits between the passes in dx itself (fp32 storage, dx not aliasing
-    // x, which is read again) or in the thread's scratch.
+    // With SiLU, du waits between the passes in dx itself or in the thread's scratch.
     float* kept = nullptr;
     int64_t kept_stride = 0;
     if constexpr (kSilu) {
+      kept = c1v + 5 * tile_w, kept_stride = w;
       if constexpr (std::is_same_v<T, float>) {
-        if (static_cast<const void*>(dx) != static_cast<const void*>(x)) kept = dx + o, kept_stride = W;
+        if (F.du_in_dx) kept = dx + o, kept_stride = W;
       }
-      if (!kept) kept = c1v + 5 * tile_w, kept_stride = w;
     }
     // Column sums chunk by chunk (L.chunk_rows rows), the chunks added in order: the
     // additions of col_grad_sums and the engine's sum of its chunks, so the same bits.
@@ -1262,8 +1262,10 @@ void FusedColGroupBackwardT(const T* x, const T* dy, T* dx, const ColVectors& V,
         t1 += double(V.k[vo + c]) * s1[c];
         t2 += double(V.k[vo + c]) * s2[c];
       }
-      std::fill(c1v + a, c1v + a + cpg, F.stats_constant || !F.center ? 0.0f : float(t1 / count));
-      std::fill(c2v + a, c2v + a + cpg, F.stats_constant ? 0.0f : float(t2 / count));
+      float g1, g2;
+      dx_coefficients(t1, t2, count, F.center, F.stats_constant, g1, g2);
+      std::fill(c1v + a, c1v + a + cpg, g1);
+      std::fill(c2v + a, c2v + a + cpg, g2);
     }
     if (F.fold) {
       for (int64_t c = 0; c < w; ++c)

@@ -163,6 +163,15 @@ void fused_col_forward(DType dtype, const void* x, void* y, const ApplyLayout& l
 // in the apply; never null), u = x̂·k + q (the pre-activation value, k = γ(1+s),
 // q = β(1+s) + t), du = dy·act'(u); dx = r·(k·du − c1 − x̂·c2).
 
+/// A statistic's c1 = center·t1/count and c2 = t2/count from t1 = Σk·Σdu and
+/// t2 = Σk·Σdu·x̂ over its `count` values, both 0 when the statistics are constants. Every
+/// backward path rounds them here, so that its fused and two-pass forms give the same bits.
+inline void dx_coefficients(double t1, double t2, double count, bool center, bool stats_constant, float& c1,
+                            float& c2) {
+  c1 = stats_constant || !center ? 0.0f : float(t1 / count);
+  c2 = stats_constant ? 0.0f : float(t2 / count);
+}
+
 /// Rows of contiguous elements with per-row scalars m, r, k, q: per-row sums of du and
 /// du·x̂ (sum_du, sum_dux, double) and then, with per-row c1, c2, dx.
 struct RowScalars {
@@ -228,9 +237,11 @@ struct FusedColGrad {
   int64_t groups = 1, tile_groups = 1;
   bool center = true, stats_constant = false, fold = false;
   double* chunk_sums = nullptr;  // 2·tile width per thread
+  // With SiLU: du waits between the passes in dx (fp32 storage only, and dx not x, which
+  // is read again); else in the scratch.
+  bool du_in_dx = false;
   // Per thread, scratch_floats each: 5·tile width floats of per-column terms, then, with
-  // SiLU where dx cannot keep du between the passes (not fp32, or dx = x), rows·tile width
-  // floats that do.
+  // SiLU and not du_in_dx, rows·tile width floats that keep du.
   float* scratch = nullptr;
   int64_t scratch_floats = 0;
 };
