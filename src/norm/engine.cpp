@@ -517,11 +517,7 @@ void group_coefficients(const NormSpec& spec, const AffineTable& aff, const doub
   double* s1 = zeroed_doubles(arena, K);
   double* s2 = zeroed_doubles(arena, K);
   for_each_channel_run(spec, rows, [&](int64_t n, int64_t k, int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      const double kk = aff.k[n * aff.stride + c];
-      s1[k] += kk * A[n * C + c];
-      s2[k] += kk * B[n * C + c];
-    }
+    add_weighted_channel_sums(aff.k + n * aff.stride + c0, A + n * C + c0, B + n * C + c0, c1 - c0, s1[k], s2[k]);
   });
   const double count = double(spec.shape.numel()) / double(K);
   for (int64_t k = 0; k < K; ++k) dx_coefficients(s1[k], s2[k], count, spec.center, stats_constant, c1[k], c2[k]);
@@ -568,9 +564,9 @@ constexpr int64_t kFusedTileBytes = int64_t(1) << 20;
 // vector boundaries; one group where that step is wider than 256 columns), as many steps
 // as stay within 256 columns and kFusedTileBytes (x and dy of `elem_bytes` each, and
 // `kept_bytes` of SiLU's du, per element). Tiles of 80 columns were 8–24 % slower than of
-// 160 to 240 (SD's shapes in cache; 2×640×32×32 fp32 even). A tile narrower than the rows must read runs of at
-// least 256 bytes of each row: runs of 32 (1×512×128×128 bf16, 16 columns) made the
-// backward from DRAM 2.5× slower than two passes over whole rows.
+// 160 to 240 (SD's shapes in cache; 2×640×32×32 fp32 even). A tile narrower than the rows
+// must read runs of at least 256 bytes of each row: runs of 32 (1×512×128×128 bf16, 16
+// columns) made the backward from DRAM 2.5× slower than two passes over whole rows.
 int64_t col_group_tile(int64_t C, int64_t groups, int64_t rows, int64_t elem_bytes, int64_t kept_bytes) {
   constexpr int64_t kMaxCols = 256, kMinRunBytes = 256;
   const int64_t cpg = C / groups, base = 16 / std::gcd(cpg, int64_t(16));

@@ -1258,10 +1258,7 @@ void FusedColGroupBackwardT(const T* x, const T* dy, T* dx, const ColVectors& V,
     }
     for (int64_t a = 0; a < w; a += cpg) {  // the tile's groups, as group_coefficients
       double t1 = 0, t2 = 0;
-      for (int64_t c = a; c < a + cpg; ++c) {
-        t1 += double(V.k[vo + c]) * s1[c];
-        t2 += double(V.k[vo + c]) * s2[c];
-      }
+      add_weighted_channel_sums(V.k + vo + a, s1 + a, s2 + a, cpg, t1, t2);
       float g1, g2;
       dx_coefficients(t1, t2, count, F.center, F.stats_constant, g1, g2);
       std::fill(c1v + a, c1v + a + cpg, g1);

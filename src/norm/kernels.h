@@ -163,6 +163,17 @@ void fused_col_forward(DType dtype, const void* x, void* y, const ApplyLayout& l
 // in the apply; never null), u = x̂·k + q (the pre-activation value, k = γ(1+s),
 // q = β(1+s) + t), du = dy·act'(u); dx = r·(k·du − c1 − x̂·c2).
 
+/// t1 += Σ k[c]·a[c], t2 += Σ k[c]·b[c] over c in [0, n), in order: a statistic's
+/// sums over its channels before dx_coefficients. Every backward path adds them here, so
+/// that its fused and two-pass forms give the same bits.
+inline void add_weighted_channel_sums(const float* k, const double* a, const double* b, int64_t n, double& t1,
+                                      double& t2) {
+  for (int64_t c = 0; c < n; ++c) {
+    t1 += double(k[c]) * a[c];
+    t2 += double(k[c]) * b[c];
+  }
+}
+
 /// A statistic's c1 = center·t1/count and c2 = t2/count from t1 = Σk·Σdu and
 /// t2 = Σk·Σdu·x̂ over its `count` values, both 0 when the statistics are constants. Every
 /// backward path rounds them here, so that its fused and two-pass forms give the same bits.
