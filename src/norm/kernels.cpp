@@ -1308,7 +1308,7 @@ HWY_INLINE void RowStatsBackwardRows(const T* x, const T* dy, T* dx, const RowSt
     constexpr bool kFull = decltype(full)::value;
     const VF k = LoadCols<kFull>(kv + c, w);
     const VF q = kSilu ? LoadCols<kFull>(qv + c, w) : hn::Zero(d);
-    VF cs1 = hn::Zero(d), cs2 = hn::Zero(d);
+    VF cs1, cs2;  // the R rows' du and du·x̂, started by the first row (no adds to 0)
     for (int i = 0; i < R; ++i) {
       const int64_t o = (row0 + i) * W + c;
       const VF xh = normalized(LoadCols<kFull>(x + o, w), i);
@@ -1317,8 +1317,8 @@ HWY_INLINE void RowStatsBackwardRows(const T* x, const T* dy, T* dx, const RowSt
       const VF kdu = hn::Mul(k, du);
       g1[i] = hn::Add(g1[i], kdu);
       g2[i] = hn::MulAdd(kdu, xh, g2[i]);
-      cs1 = hn::Add(cs1, du);
-      cs2 = hn::MulAdd(du, xh, cs2);
+      cs1 = i == 0 ? du : hn::Add(cs1, du);
+      cs2 = i == 0 ? hn::Mul(du, xh) : hn::MulAdd(du, xh, cs2);
     }
     if (cols) {
       StoreCols<kFull>(hn::Add(LoadCols<kFull>(col_du + c, w), cs1), col_du + c, w);
@@ -1390,15 +1390,16 @@ void RowStatsBackwardItems(const T* x, const T* dy, T* dx, const RowStatsGrad& G
 }
 
 // Four rows per pass load and store the column sums once per four rows, but walk four
-// rows' x and dy side by side. fp32 rows of ≤ 1024 values go one at a time, x and dy then
-// two contiguous streams across rows: LayerNorm 2×4096×320 fp32 from DRAM 0.79–1.06 →
-// 0.56–0.67 ms, 2×1024×640 0.43–0.50 → 0.29–0.46 ms, in cache 0.18–0.22 → 0.15–0.18 ms
-// (BENCHMARKS.md, session 9). 16-bit rows lose in cache that way (2×4096×320 bf16
-// 0.37–0.40 → 0.42–0.52 ms), and RMSNorm's 4096-wide fp32 rows gain nothing: both keep 4.
+// rows' x and dy side by side. Rows of ≤ 1024 values go one at a time, x and dy then two
+// contiguous streams across rows, and the column sums (8 KiB) stay in L1. From DRAM that
+// wins: LayerNorm 2×4096×320 fp32 0.79–1.06 → 0.56–0.67 ms (session 9), bf16 0.79–0.89 →
+// 0.48–0.54, 2×1024×640 bf16 0.41–0.45 → 0.24–0.26 (session 13); in cache fp32 gains too
+// (0.18–0.22 → 0.15–0.18) and bf16 loses 3–10 % (BENCHMARKS.md). RMSNorm's 4096-wide rows
+// keep 4: their column sums (32 KiB) leave L1, and one at a time was 1.2–1.3× slower.
 template <bool kSilu, class T>
 void RowStatsBackwardT(const T* x, const T* dy, T* dx, const RowStatsGrad& G, double* out_du, double* out_dux,
                        float* scratch) {
-  if (sizeof(T) == 4 && G.width <= 1024) return RowStatsBackwardItems<1, kSilu>(x, dy, dx, G, out_du, out_dux, scratch);
+  if (G.width <= 1024) return RowStatsBackwardItems<1, kSilu>(x, dy, dx, G, out_du, out_dux, scratch);
   RowStatsBackwardItems<4, kSilu>(x, dy, dx, G, out_du, out_dux, scratch);
 }
 
