@@ -1392,9 +1392,9 @@ void RowStatsBackwardItems(const T* x, const T* dy, T* dx, const RowStatsGrad& G
 // Four rows per pass load and store the column sums once per four rows, but walk four
 // rows' x and dy side by side. Rows of ≤ 1024 values go one at a time, x and dy then two
 // contiguous streams across rows, and the column sums (8 KiB) stay in L1. From DRAM that
-// wins: LayerNorm 2×4096×320 fp32 0.79–1.06 → 0.56–0.67 ms (session 9), bf16 0.79–0.89 →
-// 0.48–0.54, 2×1024×640 bf16 0.41–0.45 → 0.24–0.26 (session 13); in cache fp32 gains too
-// (0.18–0.22 → 0.15–0.18) and bf16 loses 3–10 % (BENCHMARKS.md). RMSNorm's 4096-wide rows
+// wins: LayerNorm 2×4096×320 fp32 0.79–1.06 → 0.56–0.67 ms (session 9), bf16 0.82–0.86 →
+// 0.48–0.51 and 2×1024×640 bf16 0.41–0.55 → 0.28–0.40 (session 13). In cache fp32 gains
+// too (0.18–0.22 → 0.15–0.18) and bf16 is even (BENCHMARKS.md). RMSNorm's 4096-wide rows
 // keep 4: their column sums (32 KiB) leave L1, and one at a time was 1.2–1.3× slower.
 template <bool kSilu, class T>
 void RowStatsBackwardT(const T* x, const T* dy, T* dx, const RowStatsGrad& G, double* out_du, double* out_dux,
