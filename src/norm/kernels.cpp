@@ -788,10 +788,9 @@ void FusedForwardT(const T* x, T* y, const ApplyLayout& L, const FusedStats& F) 
   // fp32 from L3 0.46 → 0.53 ms on one core.)
   const int64_t batch = std::clamp<int64_t>(16384 / int64_t(len * sizeof(T)), 1, BatchStats::kMax);
   const int64_t batches = (F.stats + batch - 1) / batch;
-  // 16-bit rows (LayerNorm bf16/f16): batch i's apply with batch i + 1's sums, 10–17 %
-  // faster in cache. fp32 rows stay apart: pipelined they were 7–14 % slower on one core
-  // in L3 and up to 20 % slower from DRAM (BENCHMARKS.md, session 9).
-  if constexpr (Mode == ApplyMode::RowStats && !kSilu && Center && sizeof(T) == 2) {
+  // LayerNorm rows: batch i's apply with batch i + 1's sums. bf16 10–17 % faster in cache
+  // (session 9); fp32 from DRAM 5–11 % and in cache 1–8 % (session 13, BENCHMARKS.md).
+  if constexpr (Mode == ApplyMode::RowStats && !kSilu && Center) {
     if (!L.residual && F.rows_per_stat == 1 && len <= FlushElements<4>()) return FusedRowsPipelinedT(x, y, L, F, batch);
   }
 #pragma omp parallel for schedule(static)
