@@ -789,7 +789,7 @@ void FusedForwardT(const T* x, T* y, const ApplyLayout& L, const FusedStats& F) 
   const int64_t batch = std::clamp<int64_t>(16384 / int64_t(len * sizeof(T)), 1, BatchStats::kMax);
   const int64_t batches = (F.stats + batch - 1) / batch;
   // LayerNorm rows: batch i's apply with batch i + 1's sums. bf16 10–17 % faster in cache
-  // (session 9); fp32 from DRAM 5–11 % and in cache 1–8 % (session 13, BENCHMARKS.md).
+  // (session 9); fp32 2–11 % in cache and even from DRAM (session 13, BENCHMARKS.md).
   if constexpr (Mode == ApplyMode::RowStats && !kSilu && Center) {
     if (!L.residual && F.rows_per_stat == 1 && len <= FlushElements<4>()) return FusedRowsPipelinedT(x, y, L, F, batch);
   }
@@ -1391,8 +1391,8 @@ void RowStatsBackwardItems(const T* x, const T* dy, T* dx, const RowStatsGrad& G
 // Four rows per pass load and store the column sums once per four rows, but walk four
 // rows' x and dy side by side. Rows of ≤ 1024 values go one at a time, x and dy then two
 // contiguous streams across rows, and the column sums (8 KiB) stay in L1. From DRAM that
-// wins: LayerNorm 2×4096×320 fp32 0.79–1.06 → 0.56–0.67 ms (session 9), bf16 0.82–0.86 →
-// 0.48–0.51 and 2×1024×640 bf16 0.41–0.55 → 0.28–0.40 (session 13). In cache fp32 gains
+// wins: LayerNorm 2×4096×320 fp32 0.79–1.06 → 0.56–0.67 ms (session 9), bf16 0.81–0.92 →
+// 0.47–0.56 and 2×1024×640 bf16 0.41–0.47 → 0.25–0.28 (session 13). In cache fp32 gains
 // too (0.18–0.22 → 0.15–0.18) and bf16 is even (BENCHMARKS.md). RMSNorm's 4096-wide rows
 // keep 4: their column sums (32 KiB) leave L1, and one at a time was 1.2–1.3× slower.
 template <bool kSilu, class T>
