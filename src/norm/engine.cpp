@@ -732,6 +732,10 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   }
   if (io.activation == Activation::SiLU && sh.numel() <= kept_du_floats)
     V.du = arena.allocate_array<float>(size_t(sh.numel()));
+  // Not for 16-bit data with SiLU: there SiLU' bounds the sums, and the accumulators' L1
+  // traffic cost more than the walk in memory order saved (BENCHMARKS.md, session 13).
+  V.rows_in_order = 2 * sh.numel() * int64_t(dtype_size(io.dtype)) >= beyond_cache_bytes &&
+                    !(io.activation == Activation::SiLU && dtype_size(io.dtype) == 2);
   const int64_t chunks = V.layout.chunks();
   double* pdu = arena.allocate_array<double>(size_t(blocks * chunks * C));
   double* pdux = arena.allocate_array<double>(size_t(blocks * chunks * C));

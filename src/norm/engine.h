@@ -13,6 +13,12 @@ namespace diffnorm::norm_detail {
 /// twice, with the same result. Not const so that tests can cover that path.
 inline int64_t kept_du_floats = int64_t(1) << 24;
 
+/// x and dy of a backward of at least this size (the 32 MiB last-level cache of one core
+/// complex here) cannot have stayed in cache: the two-pass channels-last backward then
+/// reads their rows whole, in memory order (ColVectors::rows_in_order). Not const so that
+/// tests can cover that path on small tensors. (Not taken by 16-bit data with SiLU.)
+inline int64_t beyond_cache_bytes = int64_t(32) << 20;
+
 /// Moments of every statistic of spec (stats[spec.stat_count()]).
 void compute_moments(const NormSpec& spec, DType dtype, const void* x, Moments* stats, Arena& arena);
 

@@ -1100,14 +1100,51 @@ HWY_INLINE void ColGradTileSums(const T* x, const T* dy, int64_t width, int64_t 
   }
 }
 
+// The sums of ColGradSumsSpan with the rows read whole, in memory order: each column's
+// fp32 accumulator lives in L1 (acc1, acc2) instead of a register, and takes the same
+// additions in the same order as in a column tile, so the same bits. w is a multiple of
+// Lanes and at most kRowOrderMaxWidth.
+template <bool kSilu, bool kKeep, class T>
+void ColGradRowOrderSums(const T* x, const T* dy, int64_t width, int64_t w, int64_t r0, int64_t r1,
+                         const ColVectors& P, int64_t vo, float* keep, int64_t keep_stride, double* s1, double* s2) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  HWY_ALIGN float acc1[kRowOrderMaxWidth], acc2[kRowOrderMaxWidth];
+  for (int64_t f0 = r0; f0 < r1; f0 += kFlushRows) {
+    const int64_t f1 = std::min(r1, f0 + kFlushRows);
+    for (int64_t row = f0; row < f1; ++row) {
+      for (int64_t c = 0; c < w; c += N) {
+        const int64_t o = row * width + c, v = vo + c;
+        const VF xh = Normalized(LoadF32(d, x + o), hn::LoadU(d, P.m + v), hn::LoadU(d, P.mlo + v),
+                                 hn::LoadU(d, P.r + v));
+        VF du = LoadF32(d, dy + o);
+        if constexpr (kSilu) {
+          du = GradIn(du, xh, hn::LoadU(d, P.k + v), hn::LoadU(d, P.q + v), true);
+          if constexpr (kKeep) hn::StoreU(du, d, keep + row * keep_stride + c);
+        }
+        // The first row starts the sums, as a tile's zeroed registers plus it would.
+        hn::Store(row == f0 ? du : hn::Add(hn::Load(d, acc1 + c), du), d, acc1 + c);
+        hn::Store(row == f0 ? hn::Mul(du, xh) : hn::MulAdd(du, xh, hn::Load(d, acc2 + c)), d, acc2 + c);
+      }
+    }
+    for (int64_t c = 0; c < w; c += N) {
+      AddToDoubles(hn::Load(d, acc1 + c), s1 + c);
+      AddToDoubles(hn::Load(d, acc2 + c), s2 + c);
+    }
+  }
+}
+
 // ColGradTileSums over columns [0, w) of rows [r0, r1): fp32 lanes over ≤ kFlushRows
-// rows, then double.
+// rows, then double. `rows_in_order`: rows wider than one tile go through
+// ColGradRowOrderSums (same bits).
 template <bool kSilu, bool kKeep, class T>
 void ColGradSumsSpan(const T* x, const T* dy, int64_t width, int64_t w, int64_t r0, int64_t r1, const ColVectors& P,
-                     int64_t vo, float* keep, int64_t keep_stride, double* s1, double* s2) {
+                     int64_t vo, float* keep, int64_t keep_stride, double* s1, double* s2, bool rows_in_order) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
   constexpr int kTile = 4;  // column vectors per pass over the rows: 20 registers
+  if (rows_in_order && w > kTile * N && w % N == 0 && w <= kRowOrderMaxWidth)
+    return ColGradRowOrderSums<kSilu, kKeep>(x, dy, width, w, r0, r1, P, vo, keep, keep_stride, s1, s2);
   for (int64_t f0 = r0; f0 < r1; f0 += kFlushRows) {
     const int64_t f1 = std::min(r1, f0 + kFlushRows);
     int64_t c = 0;
@@ -1154,7 +1191,7 @@ void ColGradSumsT(const T* x, const T* dy, const ColVectors& P, double* out_du, 
     std::fill(s1, s1 + W, 0.0);
     std::fill(s2, s2 + W, 0.0);
     ColGradSumsSpan<kSilu, kKeep>(x + b * L.rows * W, dy + b * L.rows * W, W, W, r0, r1, P, b * W,
-                                  kKeep ? P.du + b * L.rows * W : nullptr, W, s1, s2);
+                                  kKeep ? P.du + b * L.rows * W : nullptr, W, s1, s2, P.rows_in_order);
   }
 }
 
@@ -1249,7 +1286,8 @@ void FusedColGroupBackwardT(const T* x, const T* dy, T* dx, const ColVectors& V,
       const int64_t r1 = std::min(S, r0 + L.chunk_rows);
       std::fill(chunk1, chunk1 + w, 0.0);
       std::fill(chunk2, chunk2 + w, 0.0);
-      ColGradSumsSpan<kSilu, kSilu>(x + o, dy + o, W, w, r0, r1, V, vo, kept, kept_stride, chunk1, chunk2);
+      ColGradSumsSpan<kSilu, kSilu>(x + o, dy + o, W, w, r0, r1, V, vo, kept, kept_stride, chunk1, chunk2,
+                                    false);
       for (int64_t c = 0; c < w; ++c) {
         s1[c] += chunk1[c];
         s2[c] += chunk2[c];

@@ -221,7 +221,12 @@ struct ColVectors {
   const float *m = nullptr, *mlo = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;
   Activation act = Activation::None;
   float* du = nullptr;
+  // col_grad_sums reads rows wider than a column tile (and ≤ kRowOrderMaxWidth) whole, in
+  // memory order, instead of tile by tile over a block of rows: the same sums, and from
+  // DRAM the faster walk (BENCHMARKS.md, session 13).
+  bool rows_in_order = false;
 };
+inline constexpr int64_t kRowOrderMaxWidth = 2048;
 void col_grad_sums(DType dtype, const void* x, const void* dy, const ColVectors& v, double* out_du,
                    double* out_dux);
 void col_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const ColVectors& v, const float* c1,

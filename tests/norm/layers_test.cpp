@@ -628,9 +628,41 @@ TEST(Determinism, ChannelsLastGroupTilesMatchTwoPass) {
       }
 }
 
-TEST(Determinism, HalfRowsPipelinedMatchTwoPass) {
-  // 16-bit LayerNorm rows take the pipelined fused path (one batch's apply with the next
-  // batch's sums) on 1 and 2 threads, and the two-pass path on 64 threads (42 rows):
+TEST(Determinism, ChannelsLastRowOrderSumsMatchTiles) {
+  // GroupNorm 2×320×3300 NHWC (rows of 320 channels, wider than a column tile; too many
+  // positions for the fused tiles) and 2×40×2400 (rows of one tile and a vector tail),
+  // once with the column sums tile by tile and once with rows read whole, in memory order
+  // (as x and dy beyond the last-level cache are): the same bits, fp32 and bf16, with and
+  // without SiLU, folded and centred, on 64 and 2 threads.
+  struct Restore {
+    ~Restore() { norm_detail::beyond_cache_bytes = int64_t(32) << 20; }
+  } restore;
+  torch::manual_seed(fresh_seed());
+  for (int64_t C : {320, 40})
+    for (DType dtype : {DType::F32, DType::BF16})
+      for (double offset : {0.0, 5.0})
+        for (Activation act : {Activation::None, Activation::SiLU}) {
+          SCOPED_TRACE(::testing::Message() << "C=" << C << " " << dtype_name(dtype) << " offset=" << offset
+                                            << (act == Activation::SiLU ? " SiLU" : ""));
+          const int64_t N = 2, S = C == 320 ? 3300 : 2400;
+          NormSpec spec;
+          spec.shape = {N, C, S, Layout::NHWC};
+          spec.reduce = Reduce::Group;
+          spec.groups = C / 10;
+          const torch::Tensor x = round_to(offset + torch::randn({N, C, S}, f64()), dtype);
+          const torch::Tensor dy = round_to(torch::randn({N, C, S}, f64()), dtype);
+          norm_detail::beyond_cache_bytes = int64_t(32) << 20;
+          const auto tiles = bits_per_run(spec, x, dy, dtype, act, {64});
+          norm_detail::beyond_cache_bytes = 0;
+          const auto rows = bits_per_run(spec, x, dy, dtype, act, {64, 2});
+          EXPECT_EQ(tiles[0], rows[0]) << "rows in order against tiles";
+          EXPECT_EQ(tiles[0], rows[1]) << "rows in order, 2 threads, against tiles";
+        }
+}
+
+TEST(Determinism, LayerNormRowsPipelinedMatchTwoPass) {
+  // LayerNorm rows take the pipelined fused path (one batch's apply with the next batch's
+  // sums) on 1 and 2 threads, and the two-pass path on 64 threads (42 rows):
   // the same bits. 42 rows make batches of 8 with a short last one; width 70 and 325
   // leave vector tails; offset 5 makes the rows centred (not folded). On every compiled
   // SIMD target.
@@ -640,7 +672,7 @@ TEST(Determinism, HalfRowsPipelinedMatchTwoPass) {
   torch::manual_seed(fresh_seed());
   const int64_t B = 2, T = 21;
   for (int64_t target : hwy::SupportedAndGeneratedTargets())
-    for (DType dtype : {DType::BF16, DType::F16})
+    for (DType dtype : {DType::F32, DType::BF16, DType::F16})
       for (int64_t D : {64, 70, 325})
         for (double offset : {0.0, 5.0}) {
           SCOPED_TRACE(::testing::Message() << hwy::TargetName(target) << " " << dtype_name(dtype) << " D=" << D
