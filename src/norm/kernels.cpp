@@ -788,9 +788,11 @@ void FusedForwardT(const T* x, T* y, const ApplyLayout& L, const FusedStats& F) 
   // fp32 from L3 0.46 → 0.53 ms on one core.)
   const int64_t batch = std::clamp<int64_t>(16384 / int64_t(len * sizeof(T)), 1, BatchStats::kMax);
   const int64_t batches = (F.stats + batch - 1) / batch;
-  // LayerNorm rows: batch i's apply with batch i + 1's sums. bf16 10–17 % faster in cache
-  // (session 9); fp32 2–11 % in cache and even from DRAM (session 13, BENCHMARKS.md).
-  if constexpr (Mode == ApplyMode::RowStats && !kSilu && Center) {
+  // 16-bit rows (LayerNorm bf16/f16): batch i's apply with batch i + 1's sums, 10–17 %
+  // faster in cache. fp32 rows stay apart: pipelined they were 7–14 % slower on one core
+  // in L3 and up to 20 % slower from DRAM (session 9); on a Zen 4 host 2–11 % faster in
+  // cache and even from DRAM (session 13; BENCHMARKS.md).
+  if constexpr (Mode == ApplyMode::RowStats && !kSilu && Center && sizeof(T) == 2) {
     if (!L.residual && F.rows_per_stat == 1 && len <= FlushElements<4>()) return FusedRowsPipelinedT(x, y, L, F, batch);
   }
 #pragma omp parallel for schedule(static)
@@ -1430,9 +1432,12 @@ void RowStatsBackwardItems(const T* x, const T* dy, T* dx, const RowStatsGrad& G
 // rows' x and dy side by side. Rows of ≤ 1024 values go one at a time, x and dy then two
 // contiguous streams across rows, and the column sums (8 KiB) stay in L1. From DRAM that
 // wins: LayerNorm 2×4096×320 fp32 0.79–1.06 → 0.56–0.67 ms (session 9), bf16 0.81–0.92 →
-// 0.47–0.56 and 2×1024×640 bf16 0.41–0.47 → 0.25–0.28 (session 13). In cache fp32 gains
-// too (0.18–0.22 → 0.15–0.18) and bf16 is even (BENCHMARKS.md). RMSNorm's 4096-wide rows
-// keep 4: their column sums (32 KiB) leave L1, and one at a time was 1.2–1.3× slower.
+// 0.47–0.56 and 2×1024×640 bf16 0.41–0.47 → 0.25–0.28 (session 13, Zen 4). In cache fp32
+// gains too (0.18–0.22 → 0.15–0.18); bf16 is even on Zen 4 but lost on session 9's Zen 5
+// host (0.37–0.40 → 0.42–0.52, the column sums then started from 0; BENCHMARKS.md). A
+// backward's operands were mostly saved long before: DRAM is its usual case. RMSNorm's
+// 4096-wide rows keep 4: their column sums (32 KiB) leave L1, and one at a time was
+// 1.2–1.3× slower.
 template <bool kSilu, class T>
 void RowStatsBackwardT(const T* x, const T* dy, T* dx, const RowStatsGrad& G, double* out_du, double* out_dux,
                        float* scratch) {

@@ -661,8 +661,8 @@ TEST(Determinism, ChannelsLastRowOrderSumsMatchTiles) {
 }
 
 TEST(Determinism, LayerNormRowsPipelinedMatchTwoPass) {
-  // LayerNorm rows take the pipelined fused path (one batch's apply with the next batch's
-  // sums) on 1 and 2 threads, and the two-pass path on 64 threads (42 rows):
+  // LayerNorm rows take the fused path (16-bit rows pipelined: one batch's apply with the
+  // next batch's sums) on 1 and 2 threads, and the two-pass path on 64 threads (42 rows):
   // the same bits. 42 rows make batches of 8 with a short last one; width 70 and 325
   // leave vector tails; offset 5 makes the rows centred (not folded). On every compiled
   // SIMD target.
