@@ -1137,15 +1137,15 @@ void ColGradRowOrderSums(const T* x, const T* dy, int64_t width, int64_t w, int6
 }
 
 // ColGradTileSums over columns [0, w) of rows [r0, r1): fp32 lanes over ≤ kFlushRows
-// rows, then double. `rows_in_order`: rows wider than one tile go through
+// rows, then double. With P.rows_in_order, rows wider than one tile go through
 // ColGradRowOrderSums (same bits).
 template <bool kSilu, bool kKeep, class T>
 void ColGradSumsSpan(const T* x, const T* dy, int64_t width, int64_t w, int64_t r0, int64_t r1, const ColVectors& P,
-                     int64_t vo, float* keep, int64_t keep_stride, double* s1, double* s2, bool rows_in_order) {
+                     int64_t vo, float* keep, int64_t keep_stride, double* s1, double* s2) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
   constexpr int kTile = 4;  // column vectors per pass over the rows: 20 registers
-  if (rows_in_order && w > kTile * N && w % N == 0 && w <= kRowOrderMaxWidth)
+  if (P.rows_in_order && w > kTile * N && w % N == 0 && w <= kRowOrderMaxWidth)
     return ColGradRowOrderSums<kSilu, kKeep>(x, dy, width, w, r0, r1, P, vo, keep, keep_stride, s1, s2);
   for (int64_t f0 = r0; f0 < r1; f0 += kFlushRows) {
     const int64_t f1 = std::min(r1, f0 + kFlushRows);
@@ -1193,7 +1193,7 @@ void ColGradSumsT(const T* x, const T* dy, const ColVectors& P, double* out_du, 
     std::fill(s1, s1 + W, 0.0);
     std::fill(s2, s2 + W, 0.0);
     ColGradSumsSpan<kSilu, kKeep>(x + b * L.rows * W, dy + b * L.rows * W, W, W, r0, r1, P, b * W,
-                                  kKeep ? P.du + b * L.rows * W : nullptr, W, s1, s2, P.rows_in_order);
+                                  kKeep ? P.du + b * L.rows * W : nullptr, W, s1, s2);
   }
 }
 
@@ -1288,8 +1288,7 @@ void FusedColGroupBackwardT(const T* x, const T* dy, T* dx, const ColVectors& V,
       const int64_t r1 = std::min(S, r0 + L.chunk_rows);
       std::fill(chunk1, chunk1 + w, 0.0);
       std::fill(chunk2, chunk2 + w, 0.0);
-      ColGradSumsSpan<kSilu, kSilu>(x + o, dy + o, W, w, r0, r1, V, vo, kept, kept_stride, chunk1, chunk2,
-                                    false);
+      ColGradSumsSpan<kSilu, kSilu>(x + o, dy + o, W, w, r0, r1, V, vo, kept, kept_stride, chunk1, chunk2);
       for (int64_t c = 0; c < w; ++c) {
         s1[c] += chunk1[c];
         s2[c] += chunk2[c];

@@ -635,7 +635,8 @@ TEST(Determinism, ChannelsLastRowOrderSumsMatchTiles) {
   // (as x and dy beyond the last-level cache are): the same bits, fp32 and bf16, with and
   // without SiLU, folded and centred, on 64 and 2 threads.
   struct Restore {
-    ~Restore() { norm_detail::beyond_cache_bytes = int64_t(32) << 20; }
+    int64_t bytes = norm_detail::beyond_cache_bytes;
+    ~Restore() { norm_detail::beyond_cache_bytes = bytes; }
   } restore;
   torch::manual_seed(fresh_seed());
   for (int64_t C : {320, 40})
@@ -651,7 +652,7 @@ TEST(Determinism, ChannelsLastRowOrderSumsMatchTiles) {
           spec.groups = C / 10;
           const torch::Tensor x = round_to(offset + torch::randn({N, C, S}, f64()), dtype);
           const torch::Tensor dy = round_to(torch::randn({N, C, S}, f64()), dtype);
-          norm_detail::beyond_cache_bytes = int64_t(32) << 20;
+          norm_detail::beyond_cache_bytes = std::numeric_limits<int64_t>::max();
           const auto tiles = bits_per_run(spec, x, dy, dtype, act, {64});
           norm_detail::beyond_cache_bytes = 0;
           const auto rows = bits_per_run(spec, x, dy, dtype, act, {64, 2});
