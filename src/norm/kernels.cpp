@@ -958,21 +958,31 @@ HWY_INLINE void StoreCols(VF v, T* p, int64_t w) {
   else StorePart(v, p, w);
 }
 
+// Calls pair(c) for the full pairs of vectors [c, c + 2·Lanes) of columns [0, w), then
+// one(c, n, full) for the rest (ForColumnVectors: a full vector and a partial one at most).
+template <class P, class F>
+HWY_INLINE void ForColumnPairs(int64_t w, P pair, F one) {
+  const int64_t N = int64_t(hn::Lanes(DF()));
+  int64_t c = 0;
+  for (; c + 2 * N <= w; c += 2 * N) pair(c);
+  ForColumnVectors(c, w, one);
+}
+
 // Calls f(c, n, full) → VF for the vectors of columns [0, w) and stores each result to
 // out + c: full vectors in pairs (StoreF32x2: one conversion for two bf16 vectors), then
 // a last full and a partial one.
 template <class T, class F>
 HWY_INLINE void StoreColumnVectors(T* out, int64_t w, F f) {
-  const DF d;
-  const int64_t N = int64_t(hn::Lanes(d));
-  int64_t c = 0;
-  for (; c + 2 * N <= w; c += 2 * N) {
-    const VF v0 = f(c, N, std::true_type{}), v1 = f(c + N, N, std::true_type{});
-    StoreF32x2(d, v0, v1, out + c);
-  }
-  ForColumnVectors(c, w, [&](int64_t i, int64_t n, auto full) HWY_ATTR __attribute__((always_inline)) {
-    StoreCols<decltype(full)::value>(f(i, n, full), out + i, n);
-  });
+  const int64_t N = int64_t(hn::Lanes(DF()));
+  ForColumnPairs(
+      w,
+      [&](int64_t c) HWY_ATTR __attribute__((always_inline)) {
+        const VF v0 = f(c, N, std::true_type{}), v1 = f(c + N, N, std::true_type{});
+        StoreF32x2(DF(), v0, v1, out + c);
+      },
+      [&](int64_t c, int64_t n, auto full) HWY_ATTR __attribute__((always_inline)) {
+        StoreCols<decltype(full)::value>(f(c, n, full), out + c, n);
+      });
 }
 
 // dx = r·(k·du − c1 − x̂·c2) over [i0, i1) of one row; du from `du_in` where given (it
@@ -1427,19 +1437,177 @@ void RowStatsBackwardItems(const T* x, const T* dy, T* dx, const RowStatsGrad& G
   }
 }
 
+// One row of the row-at-a-time backward, as scalars (vectors of it in a struct would be
+// copied through memory at every row): its statistics (m = b′ when folded, see RowNorm),
+// after pass 1 its coefficients c1 = centre·g1/W and c2 = g2/W, and with SiLU the
+// buffer where its du waits between the passes.
+struct GradRow {
+  int64_t offset = 0;  // of the row's first value
+  float m = 0, mlo = 0, r = 0, c1 = 0, c2 = 0;
+  bool fold = true;
+  float* du = nullptr;
+  RowNorm norm() const {
+    const DF d;
+    return {hn::Set(d, m), hn::Set(d, mlo), hn::Set(d, r), fold};
+  }
+};
+
+// Pass 1 on the vector of columns [c, c + w) of a row at xr, gr: g1 += k·du, g2 += k·du·x̂,
+// du kept (SiLU), col_du += du, col_dux += du·x̂.
+template <bool kSilu, bool kFold, bool kFull, class T>
+HWY_INLINE void RowGradPass1(const T* xr, const T* gr, const RowNorm& n, VF& g1, VF& g2, float* du_keep,
+                             const float* kv, const float* qv, int64_t c, int64_t w, float* col_du,
+                             float* col_dux) {
+  const VF k = LoadCols<kFull>(kv + c, w);
+  const VF q = kSilu ? LoadCols<kFull>(qv + c, w) : hn::Zero(DF());
+  const VF xh = NormalizedRow<kFold>(LoadCols<kFull>(xr + c, w), n);
+  const VF du = GradIn(LoadCols<kFull>(gr + c, w), xh, k, q, kSilu);  // 0 past w
+  if constexpr (kSilu) StoreCols<kFull>(du, du_keep + c, w);
+  const VF kdu = hn::Mul(k, du);
+  g1 = hn::Add(g1, kdu);
+  g2 = hn::MulAdd(kdu, xh, g2);
+  StoreCols<kFull>(hn::Add(LoadCols<kFull>(col_du + c, w), du), col_du + c, w);
+  StoreCols<kFull>(hn::MulAdd(du, xh, LoadCols<kFull>(col_dux + c, w)), col_dux + c, w);
+}
+
+// Pass 2 on the vector of columns [c, c + w) of a row: dx = r·(k·du − c1 − x̂·c2).
+template <bool kSilu, bool kFold, bool kFull, class T>
+HWY_INLINE VF RowGradPass2(const T* xr, const T* gr, const RowNorm& n, VF c1, VF c2, const float* du_kept,
+                           const float* kv, int64_t c, int64_t w) {
+  const VF xh = NormalizedRow<kFold>(LoadCols<kFull>(xr + c, w), n);
+  const VF du = kSilu ? LoadCols<kFull>(du_kept + c, w) : LoadCols<kFull>(gr + c, w);
+  const VF kdu = hn::Mul(LoadCols<kFull>(kv + c, w), du);
+  return hn::Mul(n.r, hn::NegMulAdd(xh, c2, hn::Sub(kdu, c1)));
+}
+
+// One walk over the columns: pass 2 of row `done` (its sums complete) and pass 1 of row
+// `next` (its c1, c2 set at the end), either null. Both in one loop when both rows fold
+// (the usual case). Pass 1 sums the even and the odd vectors of a pair apart (g1, g2 and
+// h1, h2): with one chain of FMAs (4 cycles each) a bare loop of the two passes took 11 %
+// more cycles.
+template <bool kSilu, class T>
+HWY_INLINE void RowGradWalk(const T* x, const T* dy, T* dx, int64_t W, bool center, const GradRow* done,
+                            GradRow* next, const float* kv, const float* qv, float* col_du, float* col_dux) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const RowNorm nd = done ? done->norm() : RowNorm{};
+  const VF c1 = hn::Set(d, done ? done->c1 : 0.0f), c2 = hn::Set(d, done ? done->c2 : 0.0f);
+  const RowNorm nn = next ? next->norm() : RowNorm{};
+  VF g1 = hn::Zero(d), g2 = hn::Zero(d), h1 = hn::Zero(d), h2 = hn::Zero(d);
+  const T *xd = done ? x + done->offset : x, *gd = done ? dy + done->offset : dy;
+  const T *xn = next ? x + next->offset : x, *gn = next ? dy + next->offset : dy;
+  T* out = done ? dx + done->offset : dx;
+  float* keep = next ? next->du : nullptr;
+  const float* kept = done ? done->du : nullptr;
+  const auto pass1 = [&](auto fold) HWY_ATTR {
+    constexpr bool kFold = decltype(fold)::value;
+    ForColumnPairs(
+        W,
+        [&](int64_t c) HWY_ATTR __attribute__((always_inline)) {
+          RowGradPass1<kSilu, kFold, true>(xn, gn, nn, g1, g2, keep, kv, qv, c, N, col_du, col_dux);
+          RowGradPass1<kSilu, kFold, true>(xn, gn, nn, h1, h2, keep, kv, qv, c + N, N, col_du, col_dux);
+        },
+        [&](int64_t c, int64_t w, auto full) HWY_ATTR __attribute__((always_inline)) {
+          RowGradPass1<kSilu, kFold, decltype(full)::value>(xn, gn, nn, g1, g2, keep, kv, qv, c, w, col_du, col_dux);
+        });
+  };
+  const auto pass2 = [&](auto fold) HWY_ATTR {
+    StoreColumnVectors(out, W, [&](int64_t c, int64_t w, auto full) HWY_ATTR __attribute__((always_inline)) {
+      return RowGradPass2<kSilu, decltype(fold)::value, decltype(full)::value>(xd, gd, nd, c1, c2, kept, kv, c, w);
+    });
+  };
+  if (done && next && done->fold && next->fold) {
+    ForColumnPairs(
+        W,
+        [&](int64_t c) HWY_ATTR __attribute__((always_inline)) {
+          RowGradPass1<kSilu, true, true>(xn, gn, nn, g1, g2, keep, kv, qv, c, N, col_du, col_dux);
+          RowGradPass1<kSilu, true, true>(xn, gn, nn, h1, h2, keep, kv, qv, c + N, N, col_du, col_dux);
+          const VF v0 = RowGradPass2<kSilu, true, true>(xd, gd, nd, c1, c2, kept, kv, c, N);
+          const VF v1 = RowGradPass2<kSilu, true, true>(xd, gd, nd, c1, c2, kept, kv, c + N, N);
+          StoreF32x2(d, v0, v1, out + c);
+        },
+        [&](int64_t c, int64_t w, auto full) HWY_ATTR __attribute__((always_inline)) {
+          constexpr bool kFull = decltype(full)::value;
+          RowGradPass1<kSilu, true, kFull>(xn, gn, nn, g1, g2, keep, kv, qv, c, w, col_du, col_dux);
+          StoreCols<kFull>(RowGradPass2<kSilu, true, kFull>(xd, gd, nd, c1, c2, kept, kv, c, w), out + c, w);
+        });
+  } else {
+    if (done) done->fold ? pass2(std::true_type{}) : pass2(std::false_type{});
+    if (next) next->fold ? pass1(std::true_type{}) : pass1(std::false_type{});
+  }
+  if (next) {
+    const float inv_w = 1.0f / float(W);
+    next->c1 = center ? float(SumLanes(hn::Add(g1, h1))) * inv_w : 0.0f;
+    next->c2 = float(SumLanes(hn::Add(g2, h2))) * inv_w;
+  }
+}
+
+// 16-bit rows of ≤ 1024 values, one at a time in row order, with pass 1 of row i + 1 in
+// the same loop as pass 2 of row i: pass 2 of row i waits for the reduction of its sums
+// (one chain of vector additions, then the lanes in double), and pass 1 of the next row
+// fills that wait. Work items and column sums as RowStatsBackwardItems. Against one row
+// per pass (session 14, Zen 5, one process, the two interleaved): LayerNorm bf16
+// 2×4096×320 0.345–0.360 → 0.312–0.323 ms in cache, 0.416 → 0.389 from DRAM; 2×1024×640
+// 0.158–0.164 → 0.142–0.146 and 0.198 → 0.191; fp16 alike. fp32 rows lost 1–9 % in cache
+// (there L3 bandwidth bounds them, not the wait) and stay one row per pass.
+template <bool kSilu, class T>
+void RowStatsBackwardPiped(const T* x, const T* dy, T* dx, const RowStatsGrad& G, double* out_du, double* out_dux,
+                           float* scratch) {
+  const int64_t W = G.width;
+  const int64_t cpb = G.chunks_per_block();
+  const int64_t blocks = G.rows / G.rows_per_block;
+#pragma omp parallel for schedule(static)
+  for (int64_t item = 0; item < blocks * cpb; ++item) {
+    const int64_t b = item / cpb, j = item % cpb;
+    const int64_t r0 = b * G.rows_per_block + j * G.chunk_rows;
+    const int64_t r1 = std::min(b * G.rows_per_block + G.rows_per_block, r0 + G.chunk_rows);
+    // Two rows' du (SiLU), then the column sums (always added: no test in the loop).
+    float* du_rows = scratch + int64_t(omp_get_thread_num()) * 4 * W;
+    float* col_du = du_rows + 2 * W;
+    float* col_dux = col_du + W;
+    std::fill(col_du, col_du + 2 * W, 0.0f);
+    const float* kv = G.k + b * G.vec_stride;
+    const float* qv = G.q + b * G.vec_stride;
+    GradRow rows[2];
+    for (int64_t row = r0; row <= r1; ++row) {
+      const GradRow* done = row > r0 ? &rows[(row - 1) & 1] : nullptr;
+      GradRow* next = nullptr;
+      if (row < r1) {
+        next = &rows[row & 1];
+        next->offset = row * W;
+        next->fold = foldable(G.m[row], G.r[row], G.eps);
+        next->m = next->fold ? folded_shift(G.m[row], G.mlo[row], G.r[row], 0.0f) : G.m[row];
+        next->mlo = G.mlo[row];
+        next->r = G.r[row];
+        next->du = du_rows + (row & 1) * W;
+      }
+      RowGradWalk<kSilu>(x, dy, dx, W, G.center, done, next, kv, qv, col_du, col_dux);
+    }
+    if (out_du) {
+      for (int64_t c = 0; c < W; ++c) {
+        out_du[item * W + c] = col_du[c];
+        out_dux[item * W + c] = col_dux[c];
+      }
+    }
+  }
+}
+
 // Four rows per pass load and store the column sums once per four rows, but walk four
 // rows' x and dy side by side. Rows of ≤ 1024 values go one at a time, x and dy then two
 // contiguous streams across rows, and the column sums (8 KiB) stay in L1. From DRAM that
 // wins: LayerNorm 2×4096×320 fp32 0.79–1.06 → 0.56–0.67 ms (session 9), bf16 0.81–0.92 →
-// 0.47–0.56 and 2×1024×640 bf16 0.41–0.47 → 0.25–0.28 (session 13, Zen 4). In cache fp32
-// gains too (0.18–0.22 → 0.15–0.18); bf16 is even on Zen 4 but lost on session 9's Zen 5
-// host (0.37–0.40 → 0.42–0.52, the column sums then started from 0; BENCHMARKS.md). A
-// backward's operands were mostly saved long before: DRAM is its usual case. RMSNorm's
-// 4096-wide rows keep 4: their column sums (32 KiB) leave L1, and one at a time was
-// 1.2–1.3× slower.
+// 0.47–0.56 and 2×1024×640 bf16 0.41–0.47 → 0.25–0.28 (session 13, Zen 4; session 14, Zen
+// 5: bf16 0.56–0.69 → 0.49–0.51 and 0.28 → 0.20). In cache fp32 gains too (0.18–0.22 →
+// 0.15–0.18); bf16 is even on Zen 4 and loses ~10 % on Zen 5 (0.33 → 0.36), which the
+// pipelined walk of 16-bit rows (RowStatsBackwardPiped) more than makes up. A backward's
+// operands were mostly saved long before: DRAM is its usual case. RMSNorm's 4096-wide rows
+// keep 4: their column sums (32 KiB) leave L1, and one at a time was 1.2–1.3× slower.
 template <bool kSilu, class T>
 void RowStatsBackwardT(const T* x, const T* dy, T* dx, const RowStatsGrad& G, double* out_du, double* out_dux,
                        float* scratch) {
+  if constexpr (sizeof(T) == 2) {
+    if (G.width <= 1024) return RowStatsBackwardPiped<kSilu>(x, dy, dx, G, out_du, out_dux, scratch);
+  }
   if (G.width <= 1024) return RowStatsBackwardItems<1, kSilu>(x, dy, dx, G, out_du, out_dux, scratch);
   RowStatsBackwardItems<4, kSilu>(x, dy, dx, G, out_du, out_dux, scratch);
 }

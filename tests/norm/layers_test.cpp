@@ -48,6 +48,7 @@ struct Config {
   bool wide = false;  // the channel counts of real networks: full 8-vector column tiles and a tail
   std::optional<float> eps = std::nullopt;
   double channel0_offset = 0;  // added to channel 0, in standard deviations
+  double odd_position_offset = 0;  // added at odd positions s (≥ 5 of them), in standard deviations
 };
 
 std::string describe(const Config& c, int64_t N, int64_t C, int64_t S, int64_t G, uint64_t seed) {
@@ -84,6 +85,7 @@ void random_shape(std::mt19937_64& rng, const Config& c, int64_t& N, int64_t& C,
     S = uni(20, 120);
     N = c.kind == Kind::Batch ? 2 : uni(1, 2);
   }
+  if (c.odd_position_offset != 0) S = std::max<int64_t>(S, 10);
 }
 
 // fp32 forward: 2e-6 for |mean| <= 100σ, 1e-4 up to 1e4σ.
@@ -117,6 +119,7 @@ void run(const Config& cfg) {
 
   torch::Tensor x_units = cfg.offset + torch::randn({N, C, S}, f64());  // x in standard deviations
   x_units.select(1, 0).add_(cfg.channel0_offset);
+  x_units.slice(2, 1, S, 2).add_(cfg.odd_position_offset);
   torch::Tensor x = round_to(cfg.scale * x_units, cfg.dtype);
   torch::Tensor dy = round_to(torch::randn({N, C, S}, f64()), cfg.dtype);
   torch::Tensor res = round_to(torch::randn({N, C, S}, f64()), cfg.dtype);
@@ -425,6 +428,21 @@ TEST_P(LayerTest, FusedSiluAndResidual) {
       c.residual = false;
       run(c);
     }
+}
+
+// LayerNorm rows far from zero mean (10σ: exact centring) between rows that fold: the
+// 16-bit backward walks two rows in one loop only where both fold (RowGradWalk). Small
+// random widths and those of real networks (130–1300: the widest go four rows at a time).
+TEST(LayerNormRows, FoldedAndExactRowsAlternate) {
+  for (DType dtype : {DType::F32, DType::BF16, DType::F16})
+    for (bool silu : {false, true})
+      for (bool wide : {false, true}) {
+        Config c{Kind::LayerNorm, Layout::NHWC, dtype};
+        c.odd_position_offset = 10;
+        c.silu = silu;
+        c.wide = wide;
+        run(c);
+      }
 }
 
 INSTANTIATE_TEST_SUITE_P(Norm, LayerTest, ::testing::ValuesIn(all_kinds()),
