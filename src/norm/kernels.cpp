@@ -1453,7 +1453,7 @@ struct GradRow {
 };
 
 // Pass 1 on the vector of columns [c, c + w) of a row at xr, gr: g1 += k·du, g2 += k·du·x̂,
-// du kept (SiLU), col_du += du, col_dux += du·x̂.
+// du kept (SiLU), and when wanted col_du += du, col_dux += du·x̂.
 template <bool kSilu, bool kFold, bool kFull, class T>
 HWY_INLINE void RowGradPass1(const T* xr, const T* gr, const RowNorm& n, VF& g1, VF& g2, float* du_keep,
                              const float* kv, const float* qv, int64_t c, int64_t w, float* col_du,
@@ -1466,8 +1466,10 @@ HWY_INLINE void RowGradPass1(const T* xr, const T* gr, const RowNorm& n, VF& g1,
   const VF kdu = hn::Mul(k, du);
   g1 = hn::Add(g1, kdu);
   g2 = hn::MulAdd(kdu, xh, g2);
-  StoreCols<kFull>(hn::Add(LoadCols<kFull>(col_du + c, w), du), col_du + c, w);
-  StoreCols<kFull>(hn::MulAdd(du, xh, LoadCols<kFull>(col_dux + c, w)), col_dux + c, w);
+  if (col_du) {
+    StoreCols<kFull>(hn::Add(LoadCols<kFull>(col_du + c, w), du), col_du + c, w);
+    StoreCols<kFull>(hn::MulAdd(du, xh, LoadCols<kFull>(col_dux + c, w)), col_dux + c, w);
+  }
 }
 
 // Pass 2 on the vector of columns [c, c + w) of a row: dx = r·(k·du − c1 − x̂·c2).
@@ -1561,11 +1563,10 @@ void RowStatsBackwardPiped(const T* x, const T* dy, T* dx, const RowStatsGrad& G
     const int64_t b = item / cpb, j = item % cpb;
     const int64_t r0 = b * G.rows_per_block + j * G.chunk_rows;
     const int64_t r1 = std::min(b * G.rows_per_block + G.rows_per_block, r0 + G.chunk_rows);
-    // Two rows' du (SiLU), then the column sums (always added: no test in the loop).
-    float* du_rows = scratch + int64_t(omp_get_thread_num()) * 4 * W;
-    float* col_du = du_rows + 2 * W;
-    float* col_dux = col_du + W;
-    std::fill(col_du, col_du + 2 * W, 0.0f);
+    float* du_rows = scratch + int64_t(omp_get_thread_num()) * 4 * W;  // two rows' du (SiLU)
+    float* col_du = out_du ? du_rows + 2 * W : nullptr;
+    float* col_dux = out_du ? col_du + W : nullptr;
+    if (out_du) std::fill(col_du, col_du + 2 * W, 0.0f);
     const float* kv = G.k + b * G.vec_stride;
     const float* qv = G.q + b * G.vec_stride;
     GradRow rows[2];
