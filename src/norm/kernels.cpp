@@ -1328,6 +1328,51 @@ void FusedColGroupBackwardT(const T* x, const T* dy, T* dx, const ColVectors& V,
   }
 }
 
+// One row of the row-at-a-time backward, as scalars (vectors of it in a struct would be
+// copied through memory at every row): its statistics (m = b′ when folded, see RowNorm),
+// after pass 1 its coefficients c1 = centre·g1/W and c2 = g2/W, and with SiLU the
+// buffer where its du waits between the passes.
+struct GradRow {
+  int64_t offset = 0;  // of the row's first value
+  float m = 0, mlo = 0, r = 0, c1 = 0, c2 = 0;
+  bool fold = true;
+  float* du = nullptr;
+  RowNorm norm() const {
+    const DF d;
+    return {hn::Set(d, m), hn::Set(d, mlo), hn::Set(d, r), fold};
+  }
+};
+
+// Pass 1 on the vector of columns [c, c + w) of a row at xr, gr: g1 += k·du, g2 += k·du·x̂,
+// du kept (SiLU), and when wanted col_du += du, col_dux += du·x̂.
+template <bool kSilu, bool kFold, bool kFull, class T>
+HWY_INLINE void RowGradPass1(const T* xr, const T* gr, const RowNorm& n, VF& g1, VF& g2, float* du_keep,
+                             const float* kv, const float* qv, int64_t c, int64_t w, float* col_du,
+                             float* col_dux) {
+  const VF k = LoadCols<kFull>(kv + c, w);
+  const VF q = kSilu ? LoadCols<kFull>(qv + c, w) : hn::Zero(DF());
+  const VF xh = NormalizedRow<kFold>(LoadCols<kFull>(xr + c, w), n);
+  const VF du = GradIn(LoadCols<kFull>(gr + c, w), xh, k, q, kSilu);  // 0 past w
+  if constexpr (kSilu) StoreCols<kFull>(du, du_keep + c, w);
+  const VF kdu = hn::Mul(k, du);
+  g1 = hn::Add(g1, kdu);
+  g2 = hn::MulAdd(kdu, xh, g2);
+  if (col_du) {
+    StoreCols<kFull>(hn::Add(LoadCols<kFull>(col_du + c, w), du), col_du + c, w);
+    StoreCols<kFull>(hn::MulAdd(du, xh, LoadCols<kFull>(col_dux + c, w)), col_dux + c, w);
+  }
+}
+
+// Pass 2 on the vector of columns [c, c + w) of a row: dx = r·(k·du − c1 − x̂·c2).
+template <bool kSilu, bool kFold, bool kFull, class T>
+HWY_INLINE VF RowGradPass2(const T* xr, const T* gr, const RowNorm& n, VF c1, VF c2, const float* du_kept,
+                           const float* kv, int64_t c, int64_t w) {
+  const VF xh = NormalizedRow<kFold>(LoadCols<kFull>(xr + c, w), n);
+  const VF du = kSilu ? LoadCols<kFull>(du_kept + c, w) : LoadCols<kFull>(gr + c, w);
+  const VF kdu = hn::Mul(LoadCols<kFull>(kv + c, w), du);
+  return hn::Mul(n.r, hn::NegMulAdd(xh, c2, hn::Sub(kdu, c1)));
+}
+
 // R consecutive rows [row0, row0 + R) of a RowStatsGrad: pass 1 reduces each row's
 // g1 = Σk·du, g2 = Σk·du·x̂ and adds the R rows' du, du·x̂ to the column sums (one load
 // and store of col_du/col_dux per R rows); pass 2 writes dx. With SiLU, du is kept in
@@ -1339,18 +1384,15 @@ HWY_INLINE void RowStatsBackwardRows(const T* x, const T* dy, T* dx, const RowSt
                                      float* col_dux) {
   const DF d;
   const int64_t W = G.width;
-  VF m[R], mlo[R], r[R], g1[R], g2[R];
+  RowNorm n[R];  // m holds b′ when folded
+  VF g1[R], g2[R];
   for (int i = 0; i < R; ++i) {
-    m[i] = hn::Set(d, kFold ? folded_shift(G.m[row0 + i], G.mlo[row0 + i], G.r[row0 + i], 0.0f) : G.m[row0 + i]);
-    mlo[i] = hn::Set(d, G.mlo[row0 + i]);
-    r[i] = hn::Set(d, G.r[row0 + i]);
+    const int64_t row = row0 + i;
+    n[i] = {hn::Set(d, kFold ? folded_shift(G.m[row], G.mlo[row], G.r[row], 0.0f) : G.m[row]),
+            hn::Set(d, G.mlo[row]), hn::Set(d, G.r[row]), kFold};
     g1[i] = hn::Zero(d);
     g2[i] = hn::Zero(d);
   }
-  // x̂ of row i (m[i] holds b′ when folded).
-  const auto normalized = [&](VF v, int i) HWY_ATTR __attribute__((always_inline)) {
-    return kFold ? hn::MulAdd(v, r[i], m[i]) : Normalized(v, m[i], mlo[i], r[i]);
-  };
   const bool cols = col_du != nullptr;
   ForColumnVectors(0, W, [&](int64_t c, int64_t w, auto full) HWY_ATTR __attribute__((always_inline)) {
     constexpr bool kFull = decltype(full)::value;
@@ -1359,7 +1401,7 @@ HWY_INLINE void RowStatsBackwardRows(const T* x, const T* dy, T* dx, const RowSt
     VF cs1, cs2;  // the R rows' du and du·x̂, started by the first row (no adds to 0)
     for (int i = 0; i < R; ++i) {
       const int64_t o = (row0 + i) * W + c;
-      const VF xh = normalized(LoadCols<kFull>(x + o, w), i);
+      const VF xh = NormalizedRow<kFold>(LoadCols<kFull>(x + o, w), n[i]);
       const VF du = GradIn(LoadCols<kFull>(dy + o, w), xh, k, q, kSilu);  // 0 past w
       if constexpr (kSilu) StoreCols<kFull>(du, du_buf + i * W + c, w);
       const VF kdu = hn::Mul(k, du);
@@ -1382,11 +1424,7 @@ HWY_INLINE void RowStatsBackwardRows(const T* x, const T* dy, T* dx, const RowSt
   for (int i = 0; i < R; ++i) {
     const int64_t o = (row0 + i) * W;
     StoreColumnVectors(dx + o, W, [&](int64_t c, int64_t w, auto full) HWY_ATTR __attribute__((always_inline)) {
-      constexpr bool kFull = decltype(full)::value;
-      const VF xh = normalized(LoadCols<kFull>(x + o + c, w), i);
-      const VF du = kSilu ? LoadCols<kFull>(du_buf + i * W + c, w) : LoadCols<kFull>(dy + o + c, w);
-      const VF kdu = hn::Mul(LoadCols<kFull>(kv + c, w), du);
-      return hn::Mul(r[i], hn::NegMulAdd(xh, c2[i], hn::Sub(kdu, c1[i])));
+      return RowGradPass2<kSilu, kFold, decltype(full)::value>(x + o, dy + o, n[i], c1[i], c2[i], du_buf + i * W, kv, c, w);
     });
   }
 }
@@ -1435,51 +1473,6 @@ void RowStatsBackwardItems(const T* x, const T* dy, T* dx, const RowStatsGrad& G
       }
     }
   }
-}
-
-// One row of the row-at-a-time backward, as scalars (vectors of it in a struct would be
-// copied through memory at every row): its statistics (m = b′ when folded, see RowNorm),
-// after pass 1 its coefficients c1 = centre·g1/W and c2 = g2/W, and with SiLU the
-// buffer where its du waits between the passes.
-struct GradRow {
-  int64_t offset = 0;  // of the row's first value
-  float m = 0, mlo = 0, r = 0, c1 = 0, c2 = 0;
-  bool fold = true;
-  float* du = nullptr;
-  RowNorm norm() const {
-    const DF d;
-    return {hn::Set(d, m), hn::Set(d, mlo), hn::Set(d, r), fold};
-  }
-};
-
-// Pass 1 on the vector of columns [c, c + w) of a row at xr, gr: g1 += k·du, g2 += k·du·x̂,
-// du kept (SiLU), and when wanted col_du += du, col_dux += du·x̂.
-template <bool kSilu, bool kFold, bool kFull, class T>
-HWY_INLINE void RowGradPass1(const T* xr, const T* gr, const RowNorm& n, VF& g1, VF& g2, float* du_keep,
-                             const float* kv, const float* qv, int64_t c, int64_t w, float* col_du,
-                             float* col_dux) {
-  const VF k = LoadCols<kFull>(kv + c, w);
-  const VF q = kSilu ? LoadCols<kFull>(qv + c, w) : hn::Zero(DF());
-  const VF xh = NormalizedRow<kFold>(LoadCols<kFull>(xr + c, w), n);
-  const VF du = GradIn(LoadCols<kFull>(gr + c, w), xh, k, q, kSilu);  // 0 past w
-  if constexpr (kSilu) StoreCols<kFull>(du, du_keep + c, w);
-  const VF kdu = hn::Mul(k, du);
-  g1 = hn::Add(g1, kdu);
-  g2 = hn::MulAdd(kdu, xh, g2);
-  if (col_du) {
-    StoreCols<kFull>(hn::Add(LoadCols<kFull>(col_du + c, w), du), col_du + c, w);
-    StoreCols<kFull>(hn::MulAdd(du, xh, LoadCols<kFull>(col_dux + c, w)), col_dux + c, w);
-  }
-}
-
-// Pass 2 on the vector of columns [c, c + w) of a row: dx = r·(k·du − c1 − x̂·c2).
-template <bool kSilu, bool kFold, bool kFull, class T>
-HWY_INLINE VF RowGradPass2(const T* xr, const T* gr, const RowNorm& n, VF c1, VF c2, const float* du_kept,
-                           const float* kv, int64_t c, int64_t w) {
-  const VF xh = NormalizedRow<kFold>(LoadCols<kFull>(xr + c, w), n);
-  const VF du = kSilu ? LoadCols<kFull>(du_kept + c, w) : LoadCols<kFull>(gr + c, w);
-  const VF kdu = hn::Mul(LoadCols<kFull>(kv + c, w), du);
-  return hn::Mul(n.r, hn::NegMulAdd(xh, c2, hn::Sub(kdu, c1)));
 }
 
 // One walk over the columns: pass 2 of row `done` (its sums complete) and pass 1 of row
