@@ -16,7 +16,9 @@ inline int64_t kept_du_floats = int64_t(1) << 24;
 /// x and dy of a backward of at least this size (the 32 MiB last-level cache of one core
 /// complex here) cannot have stayed in cache: the two-pass channels-last backward then
 /// reads their rows whole, in memory order (ColVectors::rows_in_order). Not const so that
-/// tests can cover that path on small tensors. (Not taken by 16-bit data with SiLU.)
+/// tests can cover that path on small tensors. (Not taken by 16-bit data with SiLU.) From
+/// DRAM, GroupNorm NHWC: on Zen 4 fp32 12–18 % and bf16 13–24 % faster; on Zen 5 bf16
+/// 1–11 % faster and fp32 5–14 % slower (BENCHMARKS.md, sessions 13 and 14).
 inline int64_t beyond_cache_bytes = int64_t(32) << 20;
 
 /// Moments of every statistic of spec (stats[spec.stat_count()]).

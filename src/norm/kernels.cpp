@@ -1539,12 +1539,13 @@ HWY_INLINE void RowGradWalk(const T* x, const T* dy, T* dx, int64_t W, bool cent
 
 // 16-bit rows of ≤ 1024 values, one at a time in row order, with pass 1 of row i + 1 in
 // the same loop as pass 2 of row i: pass 2 of row i waits for the reduction of its sums
-// (one chain of vector additions, then the lanes in double), and pass 1 of the next row
-// fills that wait. Work items and column sums as RowStatsBackwardItems. Against one row
-// per pass (session 14, Zen 5, one process, the two interleaved): LayerNorm bf16
-// 2×4096×320 0.345–0.360 → 0.312–0.323 ms in cache, 0.416 → 0.389 from DRAM; 2×1024×640
-// 0.158–0.164 → 0.142–0.146 and 0.198 → 0.191; fp16 alike. fp32 rows lost 1–9 % in cache
-// (there L3 bandwidth bounds them, not the wait) and stay one row per pass.
+// (a chain of FMAs, then the lanes in double), and pass 1 of the next row fills that
+// wait. Work items and column sums as RowStatsBackwardItems. Against one row per pass
+// (session 14, Zen 5, one process, the two interleaved): LayerNorm bf16 2×4096×320
+// 0.336–0.360 → 0.308–0.323 ms in cache, 0.416–0.456 → 0.389–0.434 from DRAM; 2×1024×640
+// 0.138–0.164 → 0.122–0.146 in cache; fp16 alike; PixelNorm NHWC bf16 from DRAM 1.52 →
+// 1.40. fp32 rows lost 1–9 % in cache (L3 bandwidth bounds them, not the wait) and stay
+// one row per pass.
 template <bool kSilu, class T>
 void RowStatsBackwardPiped(const T* x, const T* dy, T* dx, const RowStatsGrad& G, double* out_du, double* out_dux,
                            float* scratch) {
@@ -1591,9 +1592,9 @@ void RowStatsBackwardPiped(const T* x, const T* dy, T* dx, const RowStatsGrad& G
 // contiguous streams across rows, and the column sums (8 KiB) stay in L1. From DRAM that
 // wins: LayerNorm 2×4096×320 fp32 0.79–1.06 → 0.56–0.67 ms (session 9), bf16 0.81–0.92 →
 // 0.47–0.56 and 2×1024×640 bf16 0.41–0.47 → 0.25–0.28 (session 13, Zen 4; session 14, Zen
-// 5: bf16 0.56–0.69 → 0.49–0.51 and 0.28 → 0.20). In cache fp32 gains too (0.18–0.22 →
-// 0.15–0.18); bf16 is even on Zen 4 and loses ~10 % on Zen 5 (0.33 → 0.36), which the
-// pipelined walk of 16-bit rows (RowStatsBackwardPiped) more than makes up. A backward's
+// 5: 0.687 → 0.505 and 0.276 → 0.199). In cache fp32 gains too (0.18–0.22 → 0.15–0.18);
+// bf16 is even on Zen 4 and loses 3–10 % on Zen 5 (0.327 → 0.362), about what the
+// pipelined walk of 16-bit rows (RowStatsBackwardPiped) gains back. A backward's
 // operands were mostly saved long before: DRAM is its usual case. RMSNorm's 4096-wide rows
 // keep 4: their column sums (32 KiB) leave L1, and one at a time was 1.2–1.3× slower.
 template <bool kSilu, class T>
