@@ -1429,10 +1429,12 @@ HWY_INLINE void RowStatsBackwardRows(const T* x, const T* dy, T* dx, const RowSt
   }
 }
 
-// Work items of chunk_rows rows, kRows rows per pass (RowStatsBackwardRows).
-template <int kRows, bool kSilu, class T>
-void RowStatsBackwardItems(const T* x, const T* dy, T* dx, const RowStatsGrad& G, double* out_du, double* out_dux,
-                           float* scratch) {
+// The work items of a RowStatsGrad (chunk_rows rows of one block) in parallel: rows(r0,
+// r1, kv, qv, du_buf, col_du, col_dux) gets the item's rows, its block's k and q, du_rows
+// rows of du scratch and, when column sums are wanted, the zeroed col_du, col_dux that are
+// written out per item after it.
+template <class F>
+void ForRowGradItems(const RowStatsGrad& G, double* out_du, double* out_dux, float* scratch, int du_rows, F rows) {
   const int64_t W = G.width;
   const int64_t cpb = G.chunks_per_block();
   const int64_t blocks = G.rows / G.rows_per_block;
@@ -1441,31 +1443,11 @@ void RowStatsBackwardItems(const T* x, const T* dy, T* dx, const RowStatsGrad& G
     const int64_t b = item / cpb, j = item % cpb;
     const int64_t r0 = b * G.rows_per_block + j * G.chunk_rows;
     const int64_t r1 = std::min(b * G.rows_per_block + G.rows_per_block, r0 + G.chunk_rows);
-    float* du_buf = scratch + int64_t(omp_get_thread_num()) * (kRows + 2) * W;
-    float* col_du = out_du ? du_buf + kRows * W : nullptr;
+    float* du_buf = scratch + int64_t(omp_get_thread_num()) * (du_rows + 2) * W;
+    float* col_du = out_du ? du_buf + du_rows * W : nullptr;
     float* col_dux = out_du ? col_du + W : nullptr;
     if (out_du) std::fill(col_du, col_du + 2 * W, 0.0f);
-    const float* kv = G.k + b * G.vec_stride;
-    const float* qv = G.q + b * G.vec_stride;
-    // Rows whose statistics are all foldable go through the folded x̂.
-    const auto all_foldable = [&](int64_t row, int n) {
-      for (int i = 0; i < n; ++i)
-        if (!foldable(G.m[row + i], G.r[row + i], G.eps)) return false;
-      return true;
-    };
-    int64_t row = r0;
-    for (; row + kRows <= r1; row += kRows) {
-      if (all_foldable(row, kRows))
-        RowStatsBackwardRows<kRows, kSilu, true>(x, dy, dx, G, row, kv, qv, du_buf, col_du, col_dux);
-      else
-        RowStatsBackwardRows<kRows, kSilu, false>(x, dy, dx, G, row, kv, qv, du_buf, col_du, col_dux);
-    }
-    for (; row < r1; ++row) {
-      if (all_foldable(row, 1))
-        RowStatsBackwardRows<1, kSilu, true>(x, dy, dx, G, row, kv, qv, du_buf, col_du, col_dux);
-      else
-        RowStatsBackwardRows<1, kSilu, false>(x, dy, dx, G, row, kv, qv, du_buf, col_du, col_dux);
-    }
+    rows(r0, r1, G.k + b * G.vec_stride, G.q + b * G.vec_stride, du_buf, col_du, col_dux);
     if (out_du) {
       for (int64_t c = 0; c < W; ++c) {
         out_du[item * W + c] = col_du[c];
@@ -1473,6 +1455,35 @@ void RowStatsBackwardItems(const T* x, const T* dy, T* dx, const RowStatsGrad& G
       }
     }
   }
+}
+
+// Work items of kRows rows per pass (RowStatsBackwardRows).
+template <int kRows, bool kSilu, class T>
+void RowStatsBackwardItems(const T* x, const T* dy, T* dx, const RowStatsGrad& G, double* out_du, double* out_dux,
+                           float* scratch) {
+  // Rows whose statistics are all foldable go through the folded x̂.
+  const auto all_foldable = [&](int64_t row, int n) {
+    for (int i = 0; i < n; ++i)
+      if (!foldable(G.m[row + i], G.r[row + i], G.eps)) return false;
+    return true;
+  };
+  ForRowGradItems(G, out_du, out_dux, scratch, kRows,
+                  [&](int64_t r0, int64_t r1, const float* kv, const float* qv, float* du_buf, float* col_du,
+                      float* col_dux) HWY_ATTR {
+                    int64_t row = r0;
+                    for (; row + kRows <= r1; row += kRows) {
+                      if (all_foldable(row, kRows))
+                        RowStatsBackwardRows<kRows, kSilu, true>(x, dy, dx, G, row, kv, qv, du_buf, col_du, col_dux);
+                      else
+                        RowStatsBackwardRows<kRows, kSilu, false>(x, dy, dx, G, row, kv, qv, du_buf, col_du, col_dux);
+                    }
+                    for (; row < r1; ++row) {
+                      if (all_foldable(row, 1))
+                        RowStatsBackwardRows<1, kSilu, true>(x, dy, dx, G, row, kv, qv, du_buf, col_du, col_dux);
+                      else
+                        RowStatsBackwardRows<1, kSilu, false>(x, dy, dx, G, row, kv, qv, du_buf, col_du, col_dux);
+                    }
+                  });
 }
 
 // One walk over the columns: pass 2 of row `done` (its sums complete) and pass 1 of row
@@ -1550,41 +1561,25 @@ template <bool kSilu, class T>
 void RowStatsBackwardPiped(const T* x, const T* dy, T* dx, const RowStatsGrad& G, double* out_du, double* out_dux,
                            float* scratch) {
   const int64_t W = G.width;
-  const int64_t cpb = G.chunks_per_block();
-  const int64_t blocks = G.rows / G.rows_per_block;
-#pragma omp parallel for schedule(static)
-  for (int64_t item = 0; item < blocks * cpb; ++item) {
-    const int64_t b = item / cpb, j = item % cpb;
-    const int64_t r0 = b * G.rows_per_block + j * G.chunk_rows;
-    const int64_t r1 = std::min(b * G.rows_per_block + G.rows_per_block, r0 + G.chunk_rows);
-    float* du_rows = scratch + int64_t(omp_get_thread_num()) * 4 * W;  // two rows' du (SiLU)
-    float* col_du = out_du ? du_rows + 2 * W : nullptr;
-    float* col_dux = out_du ? col_du + W : nullptr;
-    if (out_du) std::fill(col_du, col_du + 2 * W, 0.0f);
-    const float* kv = G.k + b * G.vec_stride;
-    const float* qv = G.q + b * G.vec_stride;
-    GradRow rows[2];
-    for (int64_t row = r0; row <= r1; ++row) {
-      const GradRow* done = row > r0 ? &rows[(row - 1) & 1] : nullptr;
-      GradRow* next = nullptr;
-      if (row < r1) {
-        next = &rows[row & 1];
-        next->offset = row * W;
-        next->fold = foldable(G.m[row], G.r[row], G.eps);
-        next->m = next->fold ? folded_shift(G.m[row], G.mlo[row], G.r[row], 0.0f) : G.m[row];
-        next->mlo = G.mlo[row];
-        next->r = G.r[row];
-        next->du = du_rows + (row & 1) * W;
-      }
-      RowGradWalk<kSilu>(x, dy, dx, W, G.center, done, next, kv, qv, col_du, col_dux);
-    }
-    if (out_du) {
-      for (int64_t c = 0; c < W; ++c) {
-        out_du[item * W + c] = col_du[c];
-        out_dux[item * W + c] = col_dux[c];
-      }
-    }
-  }
+  ForRowGradItems(G, out_du, out_dux, scratch, 2,  // two rows' du (SiLU)
+                  [&](int64_t r0, int64_t r1, const float* kv, const float* qv, float* du_rows, float* col_du,
+                      float* col_dux) HWY_ATTR {
+                    GradRow rows[2];
+                    for (int64_t row = r0; row <= r1; ++row) {
+                      const GradRow* done = row > r0 ? &rows[(row - 1) & 1] : nullptr;
+                      GradRow* next = nullptr;
+                      if (row < r1) {
+                        next = &rows[row & 1];
+                        next->offset = row * W;
+                        next->fold = foldable(G.m[row], G.r[row], G.eps);
+                        next->m = next->fold ? folded_shift(G.m[row], G.mlo[row], G.r[row], 0.0f) : G.m[row];
+                        next->mlo = G.mlo[row];
+                        next->r = G.r[row];
+                        next->du = du_rows + (row & 1) * W;
+                      }
+                      RowGradWalk<kSilu>(x, dy, dx, W, G.center, done, next, kv, qv, col_du, col_dux);
+                    }
+                  });
 }
 
 // Four rows per pass load and store the column sums once per four rows, but walk four
