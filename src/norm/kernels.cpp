@@ -83,51 +83,66 @@ HWY_INLINE decltype(auto) WithFlags(bool a, bool b, F&& f) {
   return b ? f(std::false_type{}, std::true_type{}) : f(std::false_type{}, std::false_type{});
 }
 
-// e^−u = 2^t, t = −u·log2(e) = n + f with n = round(t), |f| ≤ 1/2; 2^f by a degree-6
-// Chebyshev fit (relative error 8e-8, ~1 ulp). Rounding t costs |t|·2^-24 relative (4e-7
-// at |u| = 10). On AVX-512, vreduceps gives f (0 for t = ±∞) and vscalefps applies 2^n
-// (0 or ∞ beyond the float range); elsewhere t is clamped to [−126, 126] (beyond, σ and
-// SiLU no longer see it) and n is rounded by the 1.5·2^23 trick, which also leaves n in
-// the low bits for the exponent field.
-inline VF ExpNeg(VF u) {
+// 2^f for |f| ≤ 1/2 by a polynomial fit: degree 6, a Chebyshev fit (relative error 8e-8,
+// ~1 ulp), or degree 3, a minimax fit of the relative error (7.5e-5 = 2^−13.7).
+template <int kDegree>
+inline VF Exp2Fraction(VF f) {
   const DF d;
-#if HWY_TARGET <= HWY_AVX3
-  const VF t = hn::Mul(u, hn::Set(d, -1.44269504088896341f));
-  const VF f = VF{_mm512_reduce_ps(t.raw, _MM_FROUND_TO_NEAREST_INT)};  // t − round(t); 0 for ±∞
-  const VF n = hn::Sub(t, f);                                          // exact
-#else
-  const hn::RebindToSigned<DF> di;
-  const VF t = hn::Min(hn::Max(hn::Mul(u, hn::Set(d, -1.44269504088896341f)), hn::Set(d, -126.0f)),
-                       hn::Set(d, 126.0f));
-  const VF magic = hn::Set(d, 12582912.0f);  // 1.5·2^23: t + magic rounds t to an integer
-  const VF shifted = hn::Add(t, magic);
-  const VF f = hn::Sub(t, hn::Sub(shifted, magic));
-#endif
+  static_assert(kDegree == 6 || kDegree == 3);
+  if constexpr (kDegree == 3) {
+    VF p = hn::Set(d, 5.51716685e-2f);
+    p = hn::MulAdd(p, f, hn::Set(d, 0.242611125f));
+    p = hn::MulAdd(p, f, hn::Set(d, 0.693260968f));
+    return hn::MulAdd(p, f, hn::Set(d, 0.999928057f));
+  }
   VF p = hn::Set(d, 1.5469732170458883e-4f);
   p = hn::MulAdd(p, f, hn::Set(d, 1.3400432653725147e-3f));
   p = hn::MulAdd(p, f, hn::Set(d, 9.61802527308464e-3f));
   p = hn::MulAdd(p, f, hn::Set(d, 5.550327152013779e-2f));
   p = hn::MulAdd(p, f, hn::Set(d, 0.24022650718688965f));
   p = hn::MulAdd(p, f, hn::Set(d, 0.6931471824645996f));
-  p = hn::MulAdd(p, f, hn::Set(d, 1.0f));
+  return hn::MulAdd(p, f, hn::Set(d, 1.0f));
+}
+
+// e^−u = 2^t, t = −u·log2(e) = n + f with n = round(t), |f| ≤ 1/2, 2^f as above. Rounding
+// t costs |t|·2^-24 relative (4e-7 at |u| = 10). On AVX-512, vreduceps gives f (0 for
+// t = ±∞) and vscalefps applies 2^n (0 or ∞ beyond the float range). Elsewhere t is clamped
+// to [−126, 128] (below −126, σ and SiLU no longer see it; 2^128 is built as the bits of
+// +∞, so e^−u overflows where it does on AVX-512) and n is rounded by the 1.5·2^23 trick,
+// which also leaves n in the low bits for the exponent field.
+template <int kDegree = 6>
+inline VF ExpNeg(VF u) {
+  const DF d;
 #if HWY_TARGET <= HWY_AVX3
-  return VF{_mm512_scalef_ps(p.raw, n.raw)};
+  const VF t = hn::Mul(u, hn::Set(d, -1.44269504088896341f));
+  const VF f = VF{_mm512_reduce_ps(t.raw, _MM_FROUND_TO_NEAREST_INT)};  // t − round(t); 0 for ±∞
+  const VF n = hn::Sub(t, f);                                          // exact
+  return VF{_mm512_scalef_ps(Exp2Fraction<kDegree>(f).raw, n.raw)};
 #else
+  const hn::RebindToSigned<DF> di;
+  const VF t = hn::Min(hn::Max(hn::Mul(u, hn::Set(d, -1.44269504088896341f)), hn::Set(d, -126.0f)),
+                       hn::Set(d, 128.0f));
+  const VF magic = hn::Set(d, 12582912.0f);  // 1.5·2^23: t + magic rounds t to an integer
+  const VF shifted = hn::Add(t, magic);
+  const VF f = hn::Sub(t, hn::Sub(shifted, magic));
   // The bits of `shifted` are those of magic + n: subtract magic's, add the exponent bias.
   const auto exponent = hn::Add(hn::BitCast(di, shifted), hn::Set(di, 127 - 0x4B400000));
-  return hn::Mul(p, hn::BitCast(d, hn::ShiftLeft<23>(exponent)));
+  return hn::Mul(Exp2Fraction<kDegree>(f), hn::BitCast(d, hn::ShiftLeft<23>(exponent)));
 #endif
 }
 
 // σ(u) = 1/(1 + e^−u) and SiLU(u) = u/(1 + e^−u), by a true division (on AVX-512 CPUs
-// here it is faster than the reciprocal estimate refined by a Newton step).
+// here it is faster than the reciprocal estimate refined by a Newton step, and than the
+// 14-bit estimate alone). SiLU with e^−u of degree kDegree (see Exp2Fraction): 3 is within
+// 2^−13.6 relative of SiLU(u), a third of fp16's least half spacing (2^−12 relative).
 inline VF Sigmoid(VF u) {
   const DF d;
   return hn::Div(hn::Set(d, 1.0f), hn::Add(hn::Set(d, 1.0f), ExpNeg(u)));
 }
+template <int kDegree = 6>
 inline VF Silu(VF u) {
   const DF d;
-  return hn::Div(u, hn::Add(hn::Set(d, 1.0f), ExpNeg(u)));
+  return hn::Div(u, hn::Add(hn::Set(d, 1.0f), ExpNeg<kDegree>(u)));
 }
 // d/du SiLU(u) = σ(u)·(1 + u·(1 − σ(u))).
 inline VF SiluGrad(VF u) {
@@ -494,9 +509,12 @@ HWY_INLINE VF AffineOf(VF v, int64_t c, int64_t w, const RowApply& p) {
   return p.centred ? AffineOf<Mode, true>(v, c, w, p) : AffineOf<Mode, false>(v, c, w, p);
 }
 
-template <bool kSilu>
+// The activation of u before y of type T is stored (and the residual, if any, added). SiLU
+// to 2^−13.6 where y is 16-bit with nothing added after it: y stays within one rounding.
+// A residual added after SiLU can cancel its value and leave its error exposed.
+template <bool kSilu, class T, bool kResidual>
 HWY_INLINE VF Epilogue(VF u) {
-  if constexpr (kSilu) return Silu(u);
+  if constexpr (kSilu) return Silu<sizeof(T) == 2 && !kResidual ? 3 : 6>(u);
   return u;
 }
 
@@ -508,8 +526,8 @@ HWY_INLINE int64_t ApplyFullVectors(const T* x, T* y, const T* res, int64_t c0, 
   const int64_t N = int64_t(hn::Lanes(d));
   int64_t c = c0;
   for (; c + 2 * N <= c1; c += 2 * N) {
-    VF o0 = Epilogue<kSilu>(AffineOf<Mode, kCentred>(LoadF32(d, x + c), c, N, p));
-    VF o1 = Epilogue<kSilu>(AffineOf<Mode, kCentred>(LoadF32(d, x + c + N), c + N, N, p));
+    VF o0 = Epilogue<kSilu, T, kResidual>(AffineOf<Mode, kCentred>(LoadF32(d, x + c), c, N, p));
+    VF o1 = Epilogue<kSilu, T, kResidual>(AffineOf<Mode, kCentred>(LoadF32(d, x + c + N), c + N, N, p));
     if constexpr (kResidual) {
       o0 = hn::Add(o0, LoadF32(d, res + c));
       o1 = hn::Add(o1, LoadF32(d, res + c + N));
@@ -530,9 +548,9 @@ HWY_INLINE void ApplySpan(const T* x, T* y, const T* res, int64_t c0, int64_t c1
   const int64_t tail = WithFlags(res != nullptr, p.centred, full);
   for (int64_t c = tail; c < c1; c += N) {
     const int64_t w = std::min(N, c1 - c);
-    VF out = Epilogue<kSilu>(AffineOf<Mode>(LoadPart(x + c, w), c, w, p));
-    if (res) out = hn::Add(out, LoadPart(res + c, w));
-    StorePart(out, y + c, w);
+    const VF u = AffineOf<Mode>(LoadPart(x + c, w), c, w, p);
+    if (res) StorePart(hn::Add(Epilogue<kSilu, T, true>(u), LoadPart(res + c, w)), y + c, w);
+    else StorePart(Epilogue<kSilu, T, false>(u), y + c, w);
   }
 }
 

@@ -430,6 +430,47 @@ TEST_P(LayerTest, FusedSiluAndResidual) {
     }
 }
 
+// The SiLU epilogue alone, on every finite input a 16-bit activation can hold (bf16 from
+// −88 up: below, e^−u overflows fp32 and SiLU(u) < 1.4e-36 is returned as −0, as
+// PyTorch's fp32 SiLU does): mean 0 and rstd 1 given to the apply make u = x exactly. Each
+// y must be within one rounding of SiLU(x), with no slack. Without a residual a 16-bit y
+// takes the shorter e^−u (Exp2Fraction<3>); with a zero residual, the fp32-accurate one.
+// On every compiled SIMD target (AVX-512 and the others round t differently).
+TEST(SiluEpilogue, EveryHalfInputWithinOneRounding) {
+  struct RestoreTargets {
+    ~RestoreTargets() { hwy::SetSupportedTargetsForTest(0); }
+  } restore;
+  for (DType dtype : {DType::BF16, DType::F16}) {
+    std::vector<float> inputs;
+    for (uint32_t bits = 0; bits <= 0xffff; ++bits) {
+      const float v = dtype == DType::BF16 ? bf16_to_f32({uint16_t(bits)}) : f16_to_f32({uint16_t(bits)});
+      if (std::isfinite(v) && (dtype == DType::F16 || v >= -88.0f)) inputs.push_back(v);
+    }
+    const int64_t n = int64_t(inputs.size());
+    const torch::Tensor x = from_floats(inputs, {1, 1, n});
+    const Buffer xb = to_buffer(x, Layout::NCHW, dtype);
+    const Buffer zero = to_buffer(torch::zeros({1, 1, n}, f64()), Layout::NCHW, dtype);
+    for (int64_t target : hwy::SupportedAndGeneratedTargets())
+      for (bool residual : {false, true}) {
+        SCOPED_TRACE(fmt::format("{} {} residual={}", hwy::TargetName(target), dtype_name(dtype), residual));
+        hwy::SetSupportedTargetsForTest(target);
+        Buffer yb = poisoned(n, dtype);
+        float mean = 0.0f, rstd = 1.0f;
+        ForwardIO io;
+        io.dtype = dtype;
+        io.x = xb.data();
+        io.y = yb.data();
+        io.activation = Activation::SiLU;
+        io.residual = residual ? zero.data() : nullptr;
+        io.mean = &mean;
+        io.rstd = &rstd;
+        Arena arena;
+        norm_apply(NormSpec{{1, 1, n, Layout::NCHW}}, io, arena);
+        EXPECT_LE(ulp_err(from_buffer(yb, 1, 1, n, Layout::NCHW), torch::silu(x), dtype, 0.0), 1.0);
+      }
+  }
+}
+
 // LayerNorm rows far from zero mean (10σ: exact centring) between rows that fold: the
 // 16-bit backward walks two rows in one loop only where both fold (RowGradWalk). Small
 // random widths and those of real networks (130–1300: the widest go four rows at a time).
