@@ -434,7 +434,7 @@ TEST_P(LayerTest, FusedSiluAndResidual) {
 // −88 up: below, e^−u overflows fp32 and SiLU(u) < 1.4e-36 is returned as −0, as
 // PyTorch's fp32 SiLU does): mean 0 and rstd 1 given to the apply make u = x exactly. Each
 // y must be within one rounding of SiLU(x), with no slack. Without a residual a 16-bit y
-// takes the shorter e^−u (Exp2Fraction<3>); with a zero residual, the fp32-accurate one.
+// takes a shorter e^−u (kSiluDegree); with a zero residual, the fp32-accurate one.
 // On every compiled SIMD target (AVX-512 and the others round t differently).
 TEST(SiluEpilogue, EveryHalfInputWithinOneRounding) {
   struct RestoreTargets {
