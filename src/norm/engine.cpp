@@ -387,6 +387,24 @@ void norm_forward(const NormSpec& spec, const ForwardIO& io, Arena& arena) {
 
 void norm_apply(const NormSpec& spec, const ForwardIO& io, Arena& arena) { apply_stats(spec, io, nullptr, arena); }
 
+namespace {
+
+// Channels-last apply rows are joined up to this many bytes of x (see apply_stats). BatchNorm
+// 32×64×56×56 NHWC in cache, two threads: bf16 eval 0.57 → 0.26 ms, train 0.83 → 0.50;
+// fp32 within the noise (rows of 4 KiB were 3 % slower in training).
+constexpr int64_t kJoinedRowBytes = 2048;
+
+// Each of `blocks` rows of `width` values repeated k times: [blocks][k][width].
+const float* repeat_rows(const float* v, int64_t blocks, int64_t width, int64_t k, Arena& arena) {
+  if (k == 1) return v;
+  float* out = arena.allocate_array<float>(size_t(blocks * k * width));
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int64_t j = 0; j < k; ++j) std::copy(v + b * width, v + (b + 1) * width, out + (b * k + j) * width);
+  return out;
+}
+
+}  // namespace
+
 void norm_detail::apply_stats(const NormSpec& spec, const ForwardIO& io, const float* mean_lo_in, Arena& arena) {
   check_io(spec, io.dtype, io.modulation);
   DN_CHECK(io.x && io.y && io.mean && io.rstd, "norm_apply: x, y, mean and rstd are required");
@@ -427,16 +445,20 @@ void norm_detail::apply_stats(const NormSpec& spec, const ForwardIO& io, const f
     const bool all_foldable = every_stat_foldable(spec, io.mean, io.rstd);
     channel_apply_rows(spec, io.mean, mean_lo, io.rstd, aff, blocks, [&](int64_t) { return all_foldable; }, m, mlo,
                        a, b);
+    // Short rows (BatchNorm's 64 channels: 128 bytes of bf16) would spend the apply in
+    // its per-row set-up: k positions of a block go in one row, the vectors repeated k times.
+    int64_t k = 1;
+    while (2 * k * C * int64_t(dtype_size(io.dtype)) <= kJoinedRowBytes && S % (2 * k) == 0) k *= 2;
     L.vec_centred = !all_foldable;
     L.mode = ApplyMode::VecAffine;
-    L.rows = N * S;
-    L.width = C;
-    L.rows_per_block = S;
-    L.vec_stride = shared ? 0 : C;
-    L.vec_m = m;
-    L.vec_mlo = mlo;
-    L.vec_a = a;
-    L.vec_b = b;
+    L.rows = N * S / k;
+    L.width = k * C;
+    L.rows_per_block = S / k;
+    L.vec_stride = shared ? 0 : k * C;
+    L.vec_m = repeat_rows(m, blocks, C, k, arena);
+    L.vec_mlo = repeat_rows(mlo, blocks, C, k, arena);
+    L.vec_a = repeat_rows(a, blocks, C, k, arena);
+    L.vec_b = repeat_rows(b, blocks, C, k, arena);
   } else {  // rows (n, c) of S: scalars
     float* m = arena.allocate_array<float>(size_t(N * C));
     float* mlo = arena.allocate_array<float>(size_t(N * C));
