@@ -397,8 +397,10 @@ namespace {
 // fp32 rows (256 bytes there) stay as they are: joined, they were as fast or 1–5 % slower.
 int64_t joined_rows(int64_t width, int64_t rows_per_block, DType dtype) {
   constexpr int64_t kJoinedRowBytes = 2048;
+  const int64_t value_bytes = int64_t(dtype_size(dtype));
+  if (value_bytes != 2) return 1;
   int64_t k = 1;
-  while (dtype_size(dtype) == 2 && 2 * k * width * 2 <= kJoinedRowBytes && rows_per_block % (2 * k) == 0) k *= 2;
+  while (2 * k * width * value_bytes <= kJoinedRowBytes && rows_per_block % (2 * k) == 0) k *= 2;
   return k;
 }
 
