@@ -611,15 +611,13 @@ int64_t col_group_tile(int64_t C, int64_t groups, int64_t rows, int64_t elem_byt
 
 // The channels-last Group backward tile by tile (fused_col_group_backward), when a tile fits
 // in kFusedTileBytes and there is a tile for every thread; A, B receive the column sums.
-// `fold`: dx in the folded form, as the two passes would take it.
-bool fused_col_group_backward_if_fits(const NormSpec& spec, const BackwardIO& io, bool stats_constant, bool fold,
+bool fused_col_group_backward_if_fits(const NormSpec& spec, const BackwardIO& io, bool stats_constant,
                                       const ColVectors& V, Arena& arena, double*& A, double*& B) {
   const NormShape& sh = spec.shape;
   FusedColGrad F;
   F.groups = spec.groups;
   F.center = spec.center;
   F.stats_constant = stats_constant;
-  F.fold = fold;
   const bool silu = io.activation == Activation::SiLU;
   F.du_in_dx = silu && io.dtype == DType::F32 && io.dx != io.x;
   const bool keep_du = silu && !F.du_in_dx;  // in the scratch
@@ -752,10 +750,21 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   V.r = r;
   V.k = k;
   V.q = q;
-  // dx = r·(k·dy − c1 − x̂·c2), x̂ = (x − m − m_lo)·r, as p·dy + q·x + o (see foldable).
-  const bool fold = io.activation == Activation::None && every_stat_foldable(spec, io.mean, io.rstd);
+  // Where every statistic folds (see foldable): x̂ = x·r + b′, u = x·a + b and dx =
+  // r·(k·du − c1 − x̂·c2) as p·du + q·x + o, each term from x by one FMA.
+  const bool fold = every_stat_foldable(spec, io.mean, io.rstd);
+  if (fold) {
+    float* xh_shift = arena.allocate_array<float>(size_t(blocks * C));
+    float* u_scale = arena.allocate_array<float>(size_t(blocks * C));
+    float* u_shift = arena.allocate_array<float>(size_t(blocks * C));
+    for (int64_t i = 0; i < blocks * C; ++i)
+      folded_col_terms(m[i], mlo[i], r[i], k[i], q[i], xh_shift[i], u_scale[i], u_shift[i]);
+    V.xh_shift = xh_shift;
+    V.u_scale = u_scale;
+    V.u_shift = u_shift;
+  }
   double *A, *B;
-  if (!shared && fused_col_group_backward_if_fits(spec, io, stats_constant, fold, V, arena, A, B)) {
+  if (!shared && fused_col_group_backward_if_fits(spec, io, stats_constant, V, arena, A, B)) {
     if (want_params) param_grads(sh, io, A, B, blocks);
     return;
   }
@@ -787,7 +796,12 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
     float* o = arena.allocate_array<float>(size_t(blocks * C));
     for (int64_t i = 0; i < blocks * C; ++i)
       folded_dx_terms(r[i], k[i], m[i], mlo[i], vc1[i], vc2[i], p[i], qx[i], o[i]);
-    col_grad_dx_folded(io.dtype, io.x, io.dy, io.dx, J.layout, joined(p), joined(qx), joined(o));
+    FoldedDx f{joined(p), joined(qx), joined(o)};
+    if (io.activation == Activation::SiLU) {
+      if (V.du) f.du = V.du;
+      else f.u_shift = joined(V.u_shift);
+    }
+    col_grad_dx_folded(io.dtype, io.x, io.dy, io.dx, J.layout, f);
   } else {
     J.m = joined(m);
     J.mlo = joined(mlo);

@@ -906,6 +906,27 @@ inline VF GradIn(VF dy, VF xh, VF k, VF q, bool silu) {
   return silu ? hn::Mul(dy, SiluGrad(hn::MulAdd(xh, k, q))) : dy;
 }
 
+// The vectors of a ColVectors from which x̂ and u come: m, m_lo, r, k, q, or where folded
+// b′, (unused), r, a, b (see ColNormalized, ColGradIn).
+struct ColTerms {
+  const float *m, *mlo, *r, *k, *q;
+};
+template <bool kFold>
+ColTerms ColTermsOf(const ColVectors& P) {
+  return kFold ? ColTerms{P.xh_shift, P.mlo, P.r, P.u_scale, P.u_shift} : ColTerms{P.m, P.mlo, P.r, P.k, P.q};
+}
+// x̂ of a column vector: x·r + b′ folded (m holds b′), else ((x − m) − m_lo)·r.
+template <bool kFold>
+HWY_INLINE VF ColNormalized(VF x, VF m, VF mlo, VF r) {
+  if constexpr (kFold) return hn::MulAdd(x, r, m);
+  else return Normalized(x, m, mlo, r);
+}
+// du = dy·SiLU'(u) with u = x·a + b folded (k, q hold a, b), else x̂·k + q; or du = dy.
+template <bool kFold>
+HWY_INLINE VF ColGradIn(VF dy, VF x, VF xh, VF k, VF q, bool silu) {
+  return GradIn(dy, kFold ? x : xh, k, q, silu);
+}
+
 // The normalization of one row with scalar statistics: x̂ = ((x − m) − m_lo)·r, or where
 // the row is foldable x̂ = x·r + b′ with b′ = −(m + m_lo)·r (one FMA, as the forward's
 // apply folds it); `m` holds b′ then.
@@ -1105,20 +1126,21 @@ void FusedRowBackwardT(const T* x, const T* dy, T* dx, const RowScalars& S, cons
 }
 
 // Σdu and Σdu·x̂ over rows [r0, r1) (row stride `width`) of V full vectors of columns
-// from col (vectors m, m_lo, r, k, q at vo + col), added in double to s1[col..],
-// s2[col..]; kKeep: du is also stored to keep[row·keep_stride + col].
-template <int V, bool kSilu, bool kKeep, class T>
+// from col (the ColTerms at vo + col), added in double to s1[col..], s2[col..]; kKeep: du
+// is also stored to keep[row·keep_stride + col].
+template <int V, bool kSilu, bool kKeep, bool kFold, class T>
 HWY_INLINE void ColGradTileSums(const T* x, const T* dy, int64_t width, int64_t r0, int64_t r1, int64_t col,
                                 const ColVectors& P, int64_t vo, float* keep, int64_t keep_stride, double* s1,
                                 double* s2) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
+  const ColTerms t = ColTermsOf<kFold>(P);
   VF m[V], mlo[V], r[V], a1[V], a2[V];
   for (int v = 0; v < V; ++v) {
     const int64_t c = vo + col + v * N;
-    m[v] = hn::LoadU(d, P.m + c);
-    mlo[v] = hn::LoadU(d, P.mlo + c);
-    r[v] = hn::LoadU(d, P.r + c);
+    m[v] = hn::LoadU(d, t.m + c);
+    mlo[v] = kFold ? hn::Zero(d) : hn::LoadU(d, t.mlo + c);
+    r[v] = hn::LoadU(d, t.r + c);
     a1[v] = hn::Zero(d);
     a2[v] = hn::Zero(d);
   }
@@ -1127,11 +1149,12 @@ HWY_INLINE void ColGradTileSums(const T* x, const T* dy, int64_t width, int64_t 
     for (int v = 0; v < V; ++v) {
       hwy::Prefetch(x + o + kAhead * width + v * N);  // as in ColumnTileSums
       hwy::Prefetch(dy + o + kAhead * width + v * N);
-      const VF xh = Normalized(LoadF32(d, x + o + v * N), m[v], mlo[v], r[v]);
+      const VF xv = LoadF32(d, x + o + v * N);
+      const VF xh = ColNormalized<kFold>(xv, m[v], mlo[v], r[v]);
       VF du = LoadF32(d, dy + o + v * N);
       if constexpr (kSilu) {
         const int64_t c = vo + col + v * N;
-        du = GradIn(du, xh, hn::LoadU(d, P.k + c), hn::LoadU(d, P.q + c), true);
+        du = ColGradIn<kFold>(du, xv, xh, hn::LoadU(d, t.k + c), hn::LoadU(d, t.q + c), true);
         if constexpr (kKeep) hn::StoreU(du, d, keep + row * keep_stride + col + v * N);
       }
       a1[v] = hn::Add(a1[v], du);
@@ -1148,22 +1171,24 @@ HWY_INLINE void ColGradTileSums(const T* x, const T* dy, int64_t width, int64_t 
 // fp32 accumulator lives in L1 (acc1, acc2) instead of a register, and takes the same
 // additions in the same order as in a column tile, so the same bits. w is a multiple of
 // Lanes and at most kRowOrderMaxWidth.
-template <bool kSilu, bool kKeep, class T>
+template <bool kSilu, bool kKeep, bool kFold, class T>
 void ColGradRowOrderSums(const T* x, const T* dy, int64_t width, int64_t w, int64_t r0, int64_t r1,
                          const ColVectors& P, int64_t vo, float* keep, int64_t keep_stride, double* s1, double* s2) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
+  const ColTerms t = ColTermsOf<kFold>(P);
   HWY_ALIGN float acc1[kRowOrderMaxWidth], acc2[kRowOrderMaxWidth];
   for (int64_t f0 = r0; f0 < r1; f0 += kFlushRows) {
     const int64_t f1 = std::min(r1, f0 + kFlushRows);
     for (int64_t row = f0; row < f1; ++row) {
       for (int64_t c = 0; c < w; c += N) {
         const int64_t o = row * width + c, v = vo + c;
-        const VF xh = Normalized(LoadF32(d, x + o), hn::LoadU(d, P.m + v), hn::LoadU(d, P.mlo + v),
-                                 hn::LoadU(d, P.r + v));
+        const VF xv = LoadF32(d, x + o);
+        const VF xh = ColNormalized<kFold>(xv, hn::LoadU(d, t.m + v), kFold ? hn::Zero(d) : hn::LoadU(d, t.mlo + v),
+                                           hn::LoadU(d, t.r + v));
         VF du = LoadF32(d, dy + o);
         if constexpr (kSilu) {
-          du = GradIn(du, xh, hn::LoadU(d, P.k + v), hn::LoadU(d, P.q + v), true);
+          du = ColGradIn<kFold>(du, xv, xh, hn::LoadU(d, t.k + v), hn::LoadU(d, t.q + v), true);
           if constexpr (kKeep) hn::StoreU(du, d, keep + row * keep_stride + c);
         }
         // The first row starts the sums, as a tile's zeroed registers plus it would.
@@ -1181,32 +1206,34 @@ void ColGradRowOrderSums(const T* x, const T* dy, int64_t width, int64_t w, int6
 // ColGradTileSums over columns [0, w) of rows [r0, r1): fp32 lanes over ≤ kFlushRows
 // rows, then double. With P.rows_in_order, rows wider than one tile go through
 // ColGradRowOrderSums (same bits).
-template <bool kSilu, bool kKeep, class T>
+template <bool kSilu, bool kKeep, bool kFold, class T>
 void ColGradSumsSpan(const T* x, const T* dy, int64_t width, int64_t w, int64_t r0, int64_t r1, const ColVectors& P,
                      int64_t vo, float* keep, int64_t keep_stride, double* s1, double* s2) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
-  constexpr int kTile = 4;  // column vectors per pass over the rows: 20 registers
+  constexpr int kTile = 4;  // column vectors per pass over the rows: 20 registers (16 folded)
   if (P.rows_in_order && w > kTile * N && w % N == 0 && w <= kRowOrderMaxWidth)
-    return ColGradRowOrderSums<kSilu, kKeep>(x, dy, width, w, r0, r1, P, vo, keep, keep_stride, s1, s2);
+    return ColGradRowOrderSums<kSilu, kKeep, kFold>(x, dy, width, w, r0, r1, P, vo, keep, keep_stride, s1, s2);
   for (int64_t f0 = r0; f0 < r1; f0 += kFlushRows) {
     const int64_t f1 = std::min(r1, f0 + kFlushRows);
     int64_t c = 0;
     for (; c + kTile * N <= w; c += kTile * N)
-      ColGradTileSums<kTile, kSilu, kKeep>(x, dy, width, f0, f1, c, P, vo, keep, keep_stride, s1, s2);
+      ColGradTileSums<kTile, kSilu, kKeep, kFold>(x, dy, width, f0, f1, c, P, vo, keep, keep_stride, s1, s2);
     for (; c + 2 * N <= w; c += 2 * N)
-      ColGradTileSums<2, kSilu, kKeep>(x, dy, width, f0, f1, c, P, vo, keep, keep_stride, s1, s2);
+      ColGradTileSums<2, kSilu, kKeep, kFold>(x, dy, width, f0, f1, c, P, vo, keep, keep_stride, s1, s2);
     for (; c + N <= w; c += N)
-      ColGradTileSums<1, kSilu, kKeep>(x, dy, width, f0, f1, c, P, vo, keep, keep_stride, s1, s2);
+      ColGradTileSums<1, kSilu, kKeep, kFold>(x, dy, width, f0, f1, c, P, vo, keep, keep_stride, s1, s2);
     if (c < w) {  // a partial last vector
       const int64_t n = w - c;
-      const VF m = LoadVecPart(P.m + vo + c, n), mlo = LoadVecPart(P.mlo + vo + c, n);
-      const VF r = LoadVecPart(P.r + vo + c, n);
-      const VF k = LoadVecPart(P.k + vo + c, n), q = LoadVecPart(P.q + vo + c, n);
+      const ColTerms t = ColTermsOf<kFold>(P);
+      const VF m = LoadVecPart(t.m + vo + c, n), mlo = kFold ? hn::Zero(d) : LoadVecPart(t.mlo + vo + c, n);
+      const VF r = LoadVecPart(t.r + vo + c, n);
+      const VF k = LoadVecPart(t.k + vo + c, n), q = LoadVecPart(t.q + vo + c, n);
       VF a1 = hn::Zero(d), a2 = hn::Zero(d);
       for (int64_t row = f0; row < f1; ++row) {
-        const VF xh = Normalized(LoadPart(x + row * width + c, n), m, mlo, r);
-        const VF du = GradIn(LoadPart(dy + row * width + c, n), xh, k, q, kSilu);  // 0 past n
+        const VF xv = LoadPart(x + row * width + c, n);
+        const VF xh = ColNormalized<kFold>(xv, m, mlo, r);
+        const VF du = ColGradIn<kFold>(LoadPart(dy + row * width + c, n), xv, xh, k, q, kSilu);  // 0 past n
         if constexpr (kKeep) StorePart(du, keep + row * keep_stride + c, n);
         a1 = hn::Add(a1, du);
         a2 = hn::MulAdd(du, xh, a2);
@@ -1222,7 +1249,7 @@ void ColGradSumsSpan(const T* x, const T* dy, int64_t width, int64_t w, int64_t 
   }
 }
 
-template <bool kSilu, bool kKeep, class T>
+template <bool kSilu, bool kKeep, bool kFold, class T>
 void ColGradSumsT(const T* x, const T* dy, const ColVectors& P, double* out_du, double* out_dux) {
   const ColLayout& L = P.layout;
   const int64_t W = L.width, chunks = L.chunks();
@@ -1234,20 +1261,25 @@ void ColGradSumsT(const T* x, const T* dy, const ColVectors& P, double* out_du, 
     double* s2 = out_dux + item * W;
     std::fill(s1, s1 + W, 0.0);
     std::fill(s2, s2 + W, 0.0);
-    ColGradSumsSpan<kSilu, kKeep>(x + b * L.rows * W, dy + b * L.rows * W, W, W, r0, r1, P, b * W,
+    ColGradSumsSpan<kSilu, kKeep, kFold>(x + b * L.rows * W, dy + b * L.rows * W, W, W, r0, r1, P, b * W,
                                   kKeep ? P.du + b * L.rows * W : nullptr, W, s1, s2);
   }
 }
 
-// dx = p·dy + q·x + o over columns [0, w) of one row, with per-column p, q, o: the folded
-// form of r·(k·dy − c1 − x̂·c2).
-template <class T>
-HWY_INLINE void FoldedDxRow(const T* xr, const T* gr, T* dr, int64_t w, const float* p, const float* q,
-                            const float* o) {
+// dx = p·du + q·x + o over columns [0, w) of one row, with the per-column vectors of f at
+// c: the folded form of r·(k·du − c1 − x̂·c2). du = dy, or with kSilu dy·SiLU'(x·p + b)
+// (b = f.u_shift), or with kKept read from `kept`.
+template <bool kSilu, bool kKept, class T>
+HWY_INLINE void FoldedDxRow(const T* xr, const T* gr, const float* kept, T* dr, int64_t w, const FoldedDx& f) {
   StoreColumnVectors(dr, w, [=](int64_t c, int64_t n, auto full) HWY_ATTR __attribute__((always_inline)) {
     constexpr bool kFull = decltype(full)::value;
-    const VF t = hn::MulAdd(LoadCols<kFull>(q + c, n), LoadCols<kFull>(xr + c, n), LoadCols<kFull>(o + c, n));
-    return hn::MulAdd(LoadCols<kFull>(p + c, n), LoadCols<kFull>(gr + c, n), t);
+    const VF x = LoadCols<kFull>(xr + c, n), p = LoadCols<kFull>(f.p + c, n);
+    const VF t = hn::MulAdd(LoadCols<kFull>(f.q + c, n), x, LoadCols<kFull>(f.o + c, n));
+    VF du;
+    if constexpr (kKept) du = LoadCols<kFull>(kept + c, n);
+    else if constexpr (kSilu) du = GradIn(LoadCols<kFull>(gr + c, n), x, p, LoadCols<kFull>(f.u_shift + c, n), true);
+    else du = LoadCols<kFull>(gr + c, n);
+    return hn::MulAdd(p, du, t);
   });
 }
 
@@ -1271,14 +1303,14 @@ HWY_INLINE void DxRow(const T* xr, const T* gr, const float* kept, T* dr, int64_
   });
 }
 
-template <class T>
-void ColGradDxFoldedT(const T* x, const T* dy, T* dx, const ColLayout& L, const float* p, const float* q,
-                      const float* o) {
+template <bool kSilu, bool kKept, class T>
+void ColGradDxFoldedT(const T* x, const T* dy, T* dx, const ColLayout& L, const FoldedDx& f) {
   const int64_t rows = L.blocks * L.rows, W = L.width;
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t vo = (row / L.rows) * W;
-    FoldedDxRow(x + row * W, dy + row * W, dx + row * W, W, p + vo, q + vo, o + vo);
+    const FoldedDx fr{f.p + vo, f.q + vo, f.o + vo, kSilu ? f.u_shift + vo : nullptr};
+    FoldedDxRow<kSilu, kKept>(x + row * W, dy + row * W, kKept ? f.du + row * W : nullptr, dx + row * W, W, fr);
   }
 }
 
@@ -1294,7 +1326,7 @@ void ColGradDxT(const T* x, const T* dy, T* dx, const ColVectors& V, const float
   }
 }
 
-template <bool kSilu, class T>
+template <bool kSilu, bool kFold, class T>
 void FusedColGroupBackwardT(const T* x, const T* dy, T* dx, const ColVectors& V, const FusedColGrad& F,
                             double* out_du, double* out_dux) {
   const ColLayout& L = V.layout;
@@ -1330,7 +1362,7 @@ void FusedColGroupBackwardT(const T* x, const T* dy, T* dx, const ColVectors& V,
       const int64_t r1 = std::min(S, r0 + L.chunk_rows);
       std::fill(chunk1, chunk1 + w, 0.0);
       std::fill(chunk2, chunk2 + w, 0.0);
-      ColGradSumsSpan<kSilu, kSilu>(x + o, dy + o, W, w, r0, r1, V, vo, kept, kept_stride, chunk1, chunk2);
+      ColGradSumsSpan<kSilu, kSilu, kFold>(x + o, dy + o, W, w, r0, r1, V, vo, kept, kept_stride, chunk1, chunk2);
       for (int64_t c = 0; c < w; ++c) {
         s1[c] += chunk1[c];
         s2[c] += chunk2[c];
@@ -1344,12 +1376,13 @@ void FusedColGroupBackwardT(const T* x, const T* dy, T* dx, const ColVectors& V,
       std::fill(c1v + a, c1v + a + cpg, g1);
       std::fill(c2v + a, c2v + a + cpg, g2);
     }
-    if (F.fold) {
+    if constexpr (kFold) {
       for (int64_t c = 0; c < w; ++c)
         folded_dx_terms(V.r[vo + c], V.k[vo + c], V.m[vo + c], V.mlo[vo + c], c1v[c], c2v[c], p[c], q[c], oo[c]);
+      const FoldedDx f{p, q, oo, kSilu ? V.u_shift + vo : nullptr};
       for (int64_t row = 0; row < S; ++row) {
         const int64_t ro = o + row * W;
-        FoldedDxRow(x + ro, dy + ro, dx + ro, w, p, q, oo);
+        FoldedDxRow<kSilu, kSilu>(x + ro, dy + ro, kept + row * kept_stride, dx + ro, w, f);
       }
     } else {
       for (int64_t row = 0; row < S; ++row) {
@@ -1822,16 +1855,21 @@ void ColGradSums(DType t, const void* x, const void* dy, const ColVectors& V, do
     using T = decltype(tag);
     const auto* xt = static_cast<const T*>(x);
     const auto* gt = static_cast<const T*>(dy);
-    if (V.act != Activation::SiLU) ColGradSumsT<false, false>(xt, gt, V, a, b);
-    else if (V.du) ColGradSumsT<true, true>(xt, gt, V, a, b);
-    else ColGradSumsT<true, false>(xt, gt, V, a, b);
+    WithFlags(V.act == Activation::SiLU, V.xh_shift != nullptr, [&](auto silu, auto fold) {
+      constexpr bool kSilu = decltype(silu)::value, kFold = decltype(fold)::value;
+      if (kSilu && V.du) ColGradSumsT<kSilu, kSilu, kFold>(xt, gt, V, a, b);
+      else ColGradSumsT<kSilu, false, kFold>(xt, gt, V, a, b);
+    });
   });
 }
-void ColGradDxFolded(DType t, const void* x, const void* dy, void* dx, const ColLayout& L, const float* p,
-                     const float* q, const float* o) {
+void ColGradDxFolded(DType t, const void* x, const void* dy, void* dx, const ColLayout& L, const FoldedDx& f) {
   ByType(t, [&](auto tag) {
     using T = decltype(tag);
-    ColGradDxFoldedT(static_cast<const T*>(x), static_cast<const T*>(dy), static_cast<T*>(dx), L, p, q, o);
+    const auto* xt = static_cast<const T*>(x);
+    const auto* gt = static_cast<const T*>(dy);
+    if (f.du) ColGradDxFoldedT<true, true>(xt, gt, static_cast<T*>(dx), L, f);
+    else if (f.u_shift) ColGradDxFoldedT<true, false>(xt, gt, static_cast<T*>(dx), L, f);
+    else ColGradDxFoldedT<false, false>(xt, gt, static_cast<T*>(dx), L, f);
   });
 }
 void ColGradDx(DType t, const void* x, const void* dy, void* dx, const ColVectors& V, const float* c1,
@@ -1850,8 +1888,9 @@ void FusedColGroupBackward(DType t, const void* x, const void* dy, void* dx, con
     using T = decltype(tag);
     const auto* xt = static_cast<const T*>(x);
     const auto* gt = static_cast<const T*>(dy);
-    if (V.act == Activation::SiLU) FusedColGroupBackwardT<true>(xt, gt, static_cast<T*>(dx), V, F, a, b);
-    else FusedColGroupBackwardT<false>(xt, gt, static_cast<T*>(dx), V, F, a, b);
+    WithFlags(V.act == Activation::SiLU, V.xh_shift != nullptr, [&](auto silu, auto fold) {
+      FusedColGroupBackwardT<decltype(silu)::value, decltype(fold)::value>(xt, gt, static_cast<T*>(dx), V, F, a, b);
+    });
   });
 }
 void RowStatsBackward(DType t, const void* x, const void* dy, void* dx, const RowStatsGrad& G, double* a,
@@ -1937,8 +1976,8 @@ void col_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const Col
   HWY_DYNAMIC_DISPATCH(ColGradDx)(dtype, x, dy, dx, v, c1, c2);
 }
 void col_grad_dx_folded(DType dtype, const void* x, const void* dy, void* dx, const ColLayout& layout,
-                        const float* p, const float* q, const float* o) {
-  HWY_DYNAMIC_DISPATCH(ColGradDxFolded)(dtype, x, dy, dx, layout, p, q, o);
+                        const FoldedDx& f) {
+  HWY_DYNAMIC_DISPATCH(ColGradDxFolded)(dtype, x, dy, dx, layout, f);
 }
 void fused_col_group_backward(DType dtype, const void* x, const void* dy, void* dx, const ColVectors& v,
                               const FusedColGrad& f, double* out_du, double* out_dux) {

@@ -214,11 +214,15 @@ void fused_row_backward(DType dtype, const void* x, const void* dy, void* dx, co
 /// Blocks of rows × width with per-block column vectors m, r, k, q (vec[block·width + c])
 /// and c1, c2 for dx: column sums of du and du·x̂ per (block, row chunk):
 /// out_du/out_dux[(b·chunks + j)·width + c]. With SiLU, `du` (null = none) is an fp32
-/// tensor of x's size that col_grad_sums fills with du and col_grad_dx reads instead of
-/// computing SiLU' again.
+/// tensor of x's size that col_grad_sums fills with du and col_grad_dx(_folded) reads
+/// instead of computing SiLU' again.
 struct ColVectors {
   ColLayout layout;
   const float *m = nullptr, *mlo = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;
+  // Where every statistic is foldable (see foldable), the terms of folded_col_terms:
+  // x̂ = x·r + xh_shift and, with SiLU, u = x·u_scale + u_shift, one FMA each from x
+  // instead of x̂ = ((x − m) − m_lo)·r, u = x̂·k + q. Null: not folded.
+  const float *xh_shift = nullptr, *u_scale = nullptr, *u_shift = nullptr;
   Activation act = Activation::None;
   float* du = nullptr;
   // col_grad_sums reads rows wider than a column tile (and ≤ kRowOrderMaxWidth) whole, in
@@ -231,9 +235,24 @@ void col_grad_sums(DType dtype, const void* x, const void* dy, const ColVectors&
                    double* out_dux);
 void col_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const ColVectors& v, const float* c1,
                  const float* c2);
-/// col_grad_dx without activation where every statistic is foldable: dx = p·dy + q·x + o
-/// with per-column vectors [block·width + c] p = r·k, q = −r²·c2, o = r²·c2·(m + m_lo) − r·c1
-/// (r = rstd), each computed in double by folded_dx_terms.
+/// ColVectors' folded terms of one column: b′ = −(m + m_lo)·r, a = r·k, b = q − (m + m_lo)·a,
+/// each computed in double and rounded once.
+inline void folded_col_terms(float m, float m_lo, float r, float k, float q, float& xh_shift, float& u_scale,
+                             float& u_shift) {
+  xh_shift = float(-(double(m) + double(m_lo)) * double(r));
+  u_scale = float(double(r) * double(k));
+  u_shift = folded_shift(m, m_lo, u_scale, q);
+}
+
+/// col_grad_dx where every statistic is foldable: dx = p·du + q·x + o with per-column
+/// vectors [block·width + c] p = r·k, q = −r²·c2, o = r²·c2·(m + m_lo) − r·c1 (r = rstd),
+/// each computed in double by folded_dx_terms. du = dy; with SiLU (u_shift not null)
+/// du = dy·SiLU'(x·p + u_shift) (p equals ColVectors::u_scale), or du is read from `du`
+/// where col_grad_sums kept it.
+struct FoldedDx {
+  const float *p = nullptr, *q = nullptr, *o = nullptr, *u_shift = nullptr;
+  const float* du = nullptr;
+};
 inline void folded_dx_terms(float r, float k, float m, float m_lo, float c1, float c2, float& p, float& q, float& o) {
   const double rr = r, r2c2 = rr * rr * double(c2);
   p = float(rr * double(k));
@@ -241,17 +260,17 @@ inline void folded_dx_terms(float r, float k, float m, float m_lo, float c1, flo
   o = float(r2c2 * (double(m) + double(m_lo)) - rr * double(c1));
 }
 void col_grad_dx_folded(DType dtype, const void* x, const void* dy, void* dx, const ColLayout& layout,
-                        const float* p, const float* q, const float* o);
+                        const FoldedDx& f);
 
-/// col_grad_sums, the group coefficients and col_grad_dx (or col_grad_dx_folded, with
-/// `fold`) tile by tile, for channels-last Group statistics (`groups` groups of adjacent
+/// col_grad_sums, the group coefficients and col_grad_dx (or col_grad_dx_folded, where
+/// v has folded terms) tile by tile, for channels-last Group statistics (`groups` groups of adjacent
 /// columns in each block): a work item is a block's tile of `tile_groups` whole groups,
 /// read from memory by the sums and again from cache by dx. The same additions in the
 /// same order as those two passes and the engine's coefficients between them, so the
 /// same bits. out_du/out_dux[block·width + c] receive the column sums; v.du is not used.
 struct FusedColGrad {
   int64_t groups = 1, tile_groups = 1;
-  bool center = true, stats_constant = false, fold = false;
+  bool center = true, stats_constant = false;
   double* chunk_sums = nullptr;  // 2·tile width per thread
   // With SiLU: du waits between the passes in dx (fp32 storage only, and dx not x, which
   // is read again); else in the scratch.

@@ -664,9 +664,9 @@ TEST(Determinism, SameBitsOnRepeatAndAcrossThreadCounts) {
 TEST(Determinism, ChannelsLastGroupTilesMatchTwoPass) {
   // GroupNorm 2×320×300 NHWC, 32 groups of 10 channels: the backward in tiles of 24 and
   // 8 groups (240 and 80 columns) on 1 and 2 threads, in two passes on 64 threads (4
-  // tiles): the same bits. With SiLU, du waits in dx (fp32) or in the scratch (bf16).
-  // Offset 0 folds dx; offset 5 on the first 160 channels keeps it centred, with groups
-  // that would fold in both tiles.
+  // tiles), there with du kept and computed twice: the same bits. With SiLU, du waits in
+  // dx (fp32) or in the scratch (bf16). Offset 0 folds x̂, u and dx; offset 5 on the first
+  // 160 channels keeps them centred, with groups that would fold in both tiles.
   torch::manual_seed(fresh_seed());
   const int64_t N = 2, C = 320, S = 300;
   NormSpec spec;
@@ -681,9 +681,10 @@ TEST(Determinism, ChannelsLastGroupTilesMatchTwoPass) {
         const torch::Tensor shift = offset * (torch::arange(C, f64()) < C / 2).to(torch::kFloat64).view({1, C, 1});
         const torch::Tensor x = round_to(shift + torch::randn({N, C, S}, f64()), dtype);
         const torch::Tensor dy = round_to(torch::randn({N, C, S}, f64()), dtype);
-        const auto outs = bits_per_run(spec, x, dy, dtype, act, {1, 2, 64});
+        const auto outs = bits_per_run(spec, x, dy, dtype, act, {1, 2, 64, 64}, 3);
         EXPECT_EQ(outs[0], outs[1]) << "1 against 2 threads";
         EXPECT_EQ(outs[0], outs[2]) << "tiles against two passes";
+        EXPECT_EQ(outs[0], outs[3]) << "tiles against two passes computing SiLU' twice";
       }
 }
 
