@@ -8,10 +8,12 @@
 namespace diffnorm::norm_detail {
 
 /// The backward with SiLU keeps du (fp32) for the dx pass in a scratch of up to this many
-/// values in all (64 MiB): per-thread spans (fused channels-first), or the whole tensor
-/// (channels-last): cheaper than recomputing SiLU' even from L3. Beyond, SiLU' is computed
-/// twice, with the same result. Not const so that tests can cover that path.
-inline int64_t kept_du_floats = int64_t(1) << 24;
+/// values in all (16 MiB): per-thread spans (fused channels-first), or the whole tensor
+/// (channels-last): cheaper than recomputing SiLU' from L3. Beyond, SiLU' is computed
+/// twice, with the same result: GroupNorm+SiLU 1×512×128×128 NHWC from DRAM, whose du
+/// takes 32 MiB, fp32 3.5–4.9 → 2.8–2.9 ms, bf16 2.54–2.77 → 2.71–2.78 (BENCHMARKS.md,
+/// session 16). Not const so that tests can cover that path.
+inline int64_t kept_du_floats = int64_t(1) << 22;
 
 /// x and dy of a backward of at least this size (the 32 MiB last-level cache of one core
 /// complex here) cannot have stayed in cache: the two-pass channels-last backward then
