@@ -1038,25 +1038,52 @@ HWY_INLINE void StoreColumnVectors(T* out, int64_t w, F f) {
       });
 }
 
-// dx = r·(k·du − c1 − x̂·c2) over [i0, i1) of one row; du from `du_in` where given (it
-// may be `out` itself: each pair of vectors is loaded before it is stored), else from dy.
-template <bool kSilu, bool kFold, class T>
-HWY_INLINE void RowGradDxOne(const T* xr, const T* gr, T* out, int64_t i0, int64_t i1, const RowNorm& n, VF k,
-                             VF q, VF c1, VF c2, const float* du_in) {
+// dx = r·(k·du − c1 − x̂·c2) over [i0, i1) of one centred row; du from `du_in` where given
+// (it may be `out` itself: each pair of vectors is loaded before it is stored), else from dy.
+template <bool kSilu, class T>
+HWY_INLINE void RowGradDxCentred(const T* xr, const T* gr, T* out, int64_t i0, int64_t i1, const RowNorm& n, VF k,
+                                 VF q, VF c1, VF c2, const float* du_in) {
   StoreColumnVectors(out + i0, i1 - i0, [&](int64_t c, int64_t w, auto full) HWY_ATTR __attribute__((always_inline)) {
     constexpr bool kFull = decltype(full)::value;
     const int64_t i = i0 + c;
-    const VF xh = NormalizedRow<kFold>(LoadCols<kFull>(xr + i, w), n);
+    const VF xh = NormalizedRow<false>(LoadCols<kFull>(xr + i, w), n);
     const VF du = du_in ? LoadCols<kFull>(du_in + i, w) : GradIn(LoadCols<kFull>(gr + i, w), xh, k, q, kSilu);
     const VF g = hn::NegMulAdd(xh, c2, hn::Sub(hn::Mul(k, du), c1));
     return hn::Mul(n.r, g);
   });
 }
+// The same where the row folds: dx = p·du + q_x·x + o (folded_dx_terms); x̂ = x·r + b′ only
+// for SiLU's u = x̂·k + q.
 template <bool kSilu, class T>
-HWY_INLINE void RowGradDxSpan(const T* xr, const T* gr, T* out, int64_t i0, int64_t i1, const RowNorm& n, VF k,
-                              VF q, VF c1, VF c2, const float* du_in = nullptr) {
-  if (n.fold) RowGradDxOne<kSilu, true>(xr, gr, out, i0, i1, n, k, q, c1, c2, du_in);
-  else RowGradDxOne<kSilu, false>(xr, gr, out, i0, i1, n, k, q, c1, c2, du_in);
+HWY_INLINE void RowGradDxFolded(const T* xr, const T* gr, T* out, int64_t i0, int64_t i1, const RowNorm& n, VF k,
+                                VF q, VF p, VF qx, VF o, const float* du_in) {
+  StoreColumnVectors(out + i0, i1 - i0, [&](int64_t c, int64_t w, auto full) HWY_ATTR __attribute__((always_inline)) {
+    constexpr bool kFull = decltype(full)::value;
+    const int64_t i = i0 + c;
+    const VF x = LoadCols<kFull>(xr + i, w);
+    VF du;
+    if (du_in) du = LoadCols<kFull>(du_in + i, w);
+    else if constexpr (kSilu) du = GradIn(LoadCols<kFull>(gr + i, w), NormalizedRow<true>(x, n), k, q, true);
+    else du = LoadCols<kFull>(gr + i, w);
+    return hn::MulAdd(p, du, hn::MulAdd(qx, x, o));
+  });
+}
+// dx over [i0, i1) of row `row` of S with coefficients c1, c2 (see RowGradDxCentred).
+template <bool kSilu, class T>
+HWY_INLINE void RowGradDxSpan(const T* xr, const T* gr, T* out, int64_t i0, int64_t i1, const RowScalars& S,
+                              int64_t row, float c1, float c2, const float* du_in = nullptr) {
+  const DF d;
+  const float m = S.m[row], mlo = S.mlo[row], r = S.r[row], k = S.k[row];
+  const RowNorm n = RowNormOf(m, mlo, r, S.eps);
+  if (n.fold) {
+    float p, qx, o;
+    folded_dx_terms(r, k, m, mlo, c1, c2, p, qx, o);
+    RowGradDxFolded<kSilu>(xr, gr, out, i0, i1, n, hn::Set(d, k), hn::Set(d, S.q[row]), hn::Set(d, p),
+                           hn::Set(d, qx), hn::Set(d, o), du_in);
+  } else {
+    RowGradDxCentred<kSilu>(xr, gr, out, i0, i1, n, hn::Set(d, k), hn::Set(d, S.q[row]), hn::Set(d, c1),
+                            hn::Set(d, c2), du_in);
+  }
 }
 
 template <bool kSilu, class T>
@@ -1072,15 +1099,13 @@ void RowGradSumsT(const T* x, const T* dy, const RowScalars& S, double* sum_du, 
 
 template <bool kSilu, class T>
 void RowGradDxT(const T* x, const T* dy, T* dx, const RowScalars& S, const float* c1v, const float* c2v) {
-  const DF d;
   const int64_t pieces = (S.width + kPiece - 1) / kPiece;
 #pragma omp parallel for schedule(static)
   for (int64_t item = 0; item < S.rows * pieces; ++item) {
     const int64_t row = item / pieces;
     const int64_t i0 = (item % pieces) * kPiece, i1 = std::min(S.width, i0 + kPiece);
     const int64_t o = row * S.width;
-    RowGradDxSpan<kSilu>(x + o, dy + o, dx + o, i0, i1, RowNormOf(S.m[row], S.mlo[row], S.r[row], S.eps),
-                         hn::Set(d, S.k[row]), hn::Set(d, S.q[row]), hn::Set(d, c1v[row]), hn::Set(d, c2v[row]));
+    RowGradDxSpan<kSilu>(x + o, dy + o, dx + o, i0, i1, S, row, c1v[row], c2v[row]);
   }
 }
 
@@ -1115,11 +1140,9 @@ void FusedRowBackwardT(const T* x, const T* dy, T* dx, const RowScalars& S, cons
     }
     float c1f, c2f;
     dx_coefficients(t1, t2, count, F.center, F.stats_constant, c1f, c2f);
-    const VF c1 = hn::Set(d, c1f), c2 = hn::Set(d, c2f);
     for (int64_t row = r0; row < r1; ++row) {
       const int64_t o = row * S.width;
-      RowGradDxSpan<kSilu>(x + o, dy + o, dx + o, 0, S.width, RowNormOf(S.m[row], S.mlo[row], S.r[row], S.eps),
-                           hn::Set(d, S.k[row]), hn::Set(d, S.q[row]), c1, c2,
+      RowGradDxSpan<kSilu>(x + o, dy + o, dx + o, 0, S.width, S, row, c1f, c2f,
                            kept ? kept + (row - r0) * S.width : nullptr);
     }
   }
