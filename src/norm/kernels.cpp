@@ -1285,7 +1285,7 @@ void ColGradSumsT(const T* x, const T* dy, const ColVectors& P, double* out_du, 
     std::fill(s1, s1 + W, 0.0);
     std::fill(s2, s2 + W, 0.0);
     ColGradSumsSpan<kSilu, kKeep, kFold>(x + b * L.rows * W, dy + b * L.rows * W, W, W, r0, r1, P, b * W,
-                                  kKeep ? P.du + b * L.rows * W : nullptr, W, s1, s2);
+                                         kKeep ? P.du + b * L.rows * W : nullptr, W, s1, s2);
   }
 }
 
@@ -1332,7 +1332,7 @@ void ColGradDxFoldedT(const T* x, const T* dy, T* dx, const ColLayout& L, const 
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < rows; ++row) {
     const int64_t vo = (row / L.rows) * W;
-    const FoldedDx fr{f.p + vo, f.q + vo, f.o + vo, kSilu ? f.u_shift + vo : nullptr};
+    const FoldedDx fr{f.p + vo, f.q + vo, f.o + vo, kSilu && !kKept ? f.u_shift + vo : nullptr};
     FoldedDxRow<kSilu, kKept>(x + row * W, dy + row * W, kKept ? f.du + row * W : nullptr, dx + row * W, W, fr);
   }
 }
@@ -1402,7 +1402,7 @@ void FusedColGroupBackwardT(const T* x, const T* dy, T* dx, const ColVectors& V,
     if constexpr (kFold) {
       for (int64_t c = 0; c < w; ++c)
         folded_dx_terms(V.r[vo + c], V.k[vo + c], V.m[vo + c], V.mlo[vo + c], c1v[c], c2v[c], p[c], q[c], oo[c]);
-      const FoldedDx f{p, q, oo, kSilu ? V.u_shift + vo : nullptr};
+      const FoldedDx f{p, q, oo};  // du is kept (SiLU) or dy
       for (int64_t row = 0; row < S; ++row) {
         const int64_t ro = o + row * W;
         FoldedDxRow<kSilu, kSilu>(x + ro, dy + ro, kept + row * kept_stride, dx + ro, w, f);
