@@ -262,9 +262,9 @@ inline void folded_dx_terms(float r, float k, float m, float m_lo, float c1, flo
 void col_grad_dx_folded(DType dtype, const void* x, const void* dy, void* dx, const ColLayout& layout,
                         const FoldedDx& f);
 
-/// col_grad_sums, the group coefficients and col_grad_dx (or col_grad_dx_folded, where
-/// v has folded terms) tile by tile, for channels-last Group statistics (`groups` groups of adjacent
-/// columns in each block): a work item is a block's tile of `tile_groups` whole groups,
+/// col_grad_sums, the group coefficients and col_grad_dx (or col_grad_dx_folded, where v
+/// has folded terms) tile by tile, for channels-last Group statistics (`groups` groups of
+/// adjacent columns in each block): a work item is a block's tile of `tile_groups` whole groups,
 /// read from memory by the sums and again from cache by dx. The same additions in the
 /// same order as those two passes and the engine's coefficients between them, so the
 /// same bits. out_du/out_dux[block·width + c] receive the column sums; v.du is not used.
