@@ -239,7 +239,7 @@ void col_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const Col
 /// each computed in double and rounded once.
 inline void folded_col_terms(float m, float m_lo, float r, float k, float q, float& xh_shift, float& u_scale,
                              float& u_shift) {
-  xh_shift = float(-(double(m) + double(m_lo)) * double(r));
+  xh_shift = folded_shift(m, m_lo, r, 0.0f);  // as RowNormOf folds a row
   u_scale = float(double(r) * double(k));
   u_shift = folded_shift(m, m_lo, u_scale, q);
 }
