@@ -6,11 +6,13 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <set>
 
 #include "hwy/targets.h"
 
+#include "core/cpu_features.h"
 #include "norm/engine.h"
 #include "norm/norm_oracle.h"
 
@@ -719,6 +721,44 @@ TEST(Determinism, ChannelsLastRowOrderSumsMatchTiles) {
           EXPECT_EQ(tiles[0], rows[0]) << "rows in order against tiles";
           EXPECT_EQ(tiles[0], rows[1]) << "rows in order, 2 threads, against tiles";
         }
+}
+
+TEST(Determinism, Bf16LayerNormRowsBackwardStoresAsIntegerRounding) {
+  // The bf16 LayerNorm backward stores dx two vectors at a time, on AVX-512 with
+  // vcvtne2ps2bf16 (which reads fp32 denormals as 0) unless a vector holds a denormal, else
+  // with the integer rounding: both must give the same bits. Rows of 325 columns (10
+  // pairs and a tail), half of them with dy of ~1e-39 so that dx is denormal there.
+  struct Restore {
+    bool native = cpu::use_avx512_bf16;
+    ~Restore() { cpu::use_avx512_bf16 = native; }
+  } restore;
+  torch::manual_seed(fresh_seed());
+  const int64_t N = 2, C = 325, S = 12;
+  NormSpec spec;
+  spec.shape = {N, C, S, Layout::NHWC};
+  spec.reduce = Reduce::Position;
+  const torch::Tensor tiny = torch::where(torch::arange(S) % 2 == 0, torch::tensor(1e-39, f64()),
+                                          torch::tensor(1.0, f64()));
+  const torch::Tensor x = round_to(torch::randn({N, C, S}, f64()), DType::BF16);
+  const torch::Tensor dy = round_to(torch::randn({N, C, S}, f64()) * tiny, DType::BF16);
+  for (Activation act : {Activation::None, Activation::SiLU}) {
+    SCOPED_TRACE(act == Activation::SiLU ? "SiLU" : "no activation");
+    std::vector<std::vector<uint8_t>> outs;
+    for (bool native : {restore.native, false}) {
+      cpu::use_avx512_bf16 = native;
+      outs.push_back(bits_per_run(spec, x, dy, DType::BF16, act, {2})[0]);
+    }
+    EXPECT_EQ(outs[0], outs[1]);
+    // dx follows y in the bytes: some of it must be denormal for the test to mean anything.
+    const size_t count = size_t(N * C * S);
+    int64_t denormal = 0;
+    for (size_t i = 0; i < count; ++i) {
+      uint16_t bits;
+      std::memcpy(&bits, outs[0].data() + 2 * (count + i), 2);
+      denormal += (bits & 0x7F80) == 0 && (bits & 0x7F) != 0;
+    }
+    EXPECT_GT(denormal, 100);
+  }
 }
 
 TEST(Determinism, LayerNormRowsPipelinedMatchTwoPass) {
