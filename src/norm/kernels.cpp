@@ -406,13 +406,13 @@ HWY_INLINE void ColumnTileSums(const T* base, int64_t width, int64_t r0, int64_t
   }
 }
 
+// Called by every thread of a team (see kernels.h: in_team); ends without a barrier.
 template <bool Center, class T>
 void ColGroupSumsT(const T* x, const ColLayout& L, int64_t groups, float* shift, double* out, double* scratch) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
   const int64_t W = L.width, cg = W / groups, chunks = L.chunks();
   constexpr int kTile = 8;  // vectors of columns per pass over the rows: 24 registers
-#pragma omp parallel
   {
     double* s1 = scratch + int64_t(omp_get_thread_num()) * 3 * W;
     double* s2 = s1 + W;
@@ -436,7 +436,7 @@ void ColGroupSumsT(const T* x, const ColLayout& L, int64_t groups, float* shift,
         shift[b * groups + g] = float(sum / double(shift_rows * cg));
       }
     }
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (int64_t item = 0; item < L.blocks * chunks; ++item) {
       const int64_t b = item / chunks, j = item % chunks;
       const int64_t r0 = j * L.chunk_rows, r1 = std::min(L.rows, r0 + L.chunk_rows);
@@ -568,13 +568,14 @@ HWY_INLINE void ApplySpan(const T* x, T* y, const T* res, int64_t c0, int64_t c1
   }
 }
 
+// Called by every thread of a team (see kernels.h: in_team); ends without a barrier.
 template <ApplyMode Mode, bool kSilu, class T>
 void ApplyT(const T* x, T* y, const ApplyLayout& L) {
   const DF d;
   const int64_t pieces = (L.width + kPiece - 1) / kPiece;
   const int64_t items = L.rows * pieces;
   const T* res = static_cast<const T*>(L.residual);
-#pragma omp parallel for schedule(static)
+#pragma omp for schedule(static) nowait
   for (int64_t item = 0; item < items; ++item) {
     const int64_t row = item / pieces;
     const int64_t c0 = (item % pieces) * kPiece, c1 = std::min(L.width, c0 + kPiece);
@@ -1966,6 +1967,10 @@ void col_moments(DType dtype, const void* x, const ColLayout& layout, bool cente
   HWY_DYNAMIC_DISPATCH(ColMoments)(dtype, x, layout, center, out);
 }
 void apply(DType dtype, const void* x, void* y, const ApplyLayout& layout) {
+#pragma omp parallel
+  HWY_DYNAMIC_DISPATCH(Apply)(dtype, x, y, layout);
+}
+void apply_in_team(DType dtype, const void* x, void* y, const ApplyLayout& layout) {
   HWY_DYNAMIC_DISPATCH(Apply)(dtype, x, y, layout);
 }
 void fused_forward(DType dtype, const void* x, void* y, const ApplyLayout& layout, const FusedStats& stats) {
@@ -1976,6 +1981,11 @@ void fused_col_forward(DType dtype, const void* x, void* y, const ApplyLayout& l
 }
 void col_group_sums(DType dtype, const void* x, const ColLayout& layout, int64_t groups, bool center, float* shift,
                     double* out, double* scratch) {
+#pragma omp parallel
+  HWY_DYNAMIC_DISPATCH(ColGroupSums)(dtype, x, layout, groups, center, shift, out, scratch);
+}
+void col_group_sums_in_team(DType dtype, const void* x, const ColLayout& layout, int64_t groups, bool center,
+                            float* shift, double* out, double* scratch) {
   HWY_DYNAMIC_DISPATCH(ColGroupSums)(dtype, x, layout, groups, center, shift, out, scratch);
 }
 void row_grad_sums(DType dtype, const void* x, const void* dy, const RowScalars& s, double* sum_du,

@@ -88,6 +88,10 @@ void col_moments(DType dtype, const void* x, const ColLayout& layout, bool cente
 /// out[((b·chunks + j)·groups + g)·2 + {0: s1, 1: s2}]. `scratch`: 3·width doubles per thread.
 void col_group_sums(DType dtype, const void* x, const ColLayout& layout, int64_t groups, bool center, float* shift,
                     double* out, double* scratch);
+/// col_group_sums, called by every thread of the caller's parallel region (as
+/// apply_in_team); `scratch` then holds 3·width doubles per thread of that region.
+void col_group_sums_in_team(DType dtype, const void* x, const ColLayout& layout, int64_t groups, bool center,
+                            float* shift, double* out, double* scratch);
 
 /// y = ((x − m)·r)·a + b, then the epilogue (act, + residual), over a contiguous
 /// rows × width matrix. Each of m, r, a, b is either a per-row scalar (row_*[row]) or a
@@ -133,6 +137,9 @@ struct ApplyLayout {
   bool vec_centred = true;
 };
 void apply(DType dtype, const void* x, void* y, const ApplyLayout& layout);
+/// apply, called by every thread of the caller's parallel region, whose threads it
+/// shares the rows among (OpenMP worksharing); returns without waiting for the others.
+void apply_in_team(DType dtype, const void* x, void* y, const ApplyLayout& layout);
 
 /// Statistics and apply in one pass per statistic, while its values are in cache, for
 /// statistics that own `rows_per_stat` consecutive rows of the apply layout (channels-first

@@ -663,6 +663,52 @@ TEST(Determinism, SameBitsOnRepeatAndAcrossThreadCounts) {
       }
 }
 
+TEST(Determinism, ForwardCalledFromInsideAParallelRegion) {
+  // The channels-last Group and Channel forward shares its work among the threads of its
+  // own parallel region. Called from a thread of the caller's region, that inner region
+  // has one thread, which must do all of it: each of two threads normalizes its own
+  // tensor, and the bytes must be those of the same call made alone.
+  torch::manual_seed(fresh_seed());
+  const int64_t N = 2, C = 64, S = 300;
+  struct Case {
+    Reduce reduce;
+    int64_t groups;
+  };
+  for (const Case k : {Case{Reduce::Group, 8}, Case{Reduce::Channel, 1}})
+    for (DType dtype : {DType::F32, DType::BF16}) {
+      SCOPED_TRACE(::testing::Message() << (k.reduce == Reduce::Group ? "GroupNorm " : "BatchNorm ")
+                                        << dtype_name(dtype));
+      NormSpec spec;
+      spec.shape = {N, C, S, Layout::NHWC};
+      spec.reduce = k.reduce;
+      spec.groups = k.groups;
+      std::vector<Buffer> xs, alone, inside;
+      for (int t = 0; t < 2; ++t) {
+        xs.push_back(to_buffer(round_to(torch::randn({N, C, S}, f64()), dtype), Layout::NHWC, dtype));
+        alone.push_back(poisoned(N * C * S, dtype));
+        inside.push_back(poisoned(N * C * S, dtype));
+      }
+      const auto forward = [&](int t, Buffer& y) {
+        Arena arena;
+        std::vector<float> mean(size_t(spec.stat_count())), rstd(size_t(spec.stat_count()));
+        ForwardIO io;
+        io.dtype = dtype;
+        io.x = xs[size_t(t)].data();
+        io.y = y.data();
+        io.mean = mean.data();
+        io.rstd = rstd.data();
+        norm_forward(spec, io, arena);
+      };
+      for (int t = 0; t < 2; ++t) forward(t, alone[size_t(t)]);
+#pragma omp parallel num_threads(2)
+      {
+        const int t = omp_get_thread_num();
+        if (t < 2) forward(t, inside[size_t(t)]);
+      }
+      for (int t = 0; t < 2; ++t) EXPECT_EQ(alone[size_t(t)].bytes, inside[size_t(t)].bytes) << "tensor " << t;
+    }
+}
+
 TEST(Determinism, ChannelsLastGroupTilesMatchTwoPass) {
   // GroupNorm 2×320×300 NHWC, 32 groups of 10 channels: the backward in tiles of 24 and
   // 8 groups (240 and 80 columns) on 1 and 2 threads, in two passes on 64 threads (4
