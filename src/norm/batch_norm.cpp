@@ -39,19 +39,20 @@ void batch_norm_forward(const NormShape& shape, const BatchNormOptions& options,
   const double n = double(shape.n * shape.s);
   DN_CHECK(!(options.training && n <= 1), "batch_norm: training needs more than 1 value per channel, got input {}",
            fmt::format("N={} C={} S={}", shape.n, shape.c, shape.s));
-  Moments* stats = arena.allocate_array<Moments>(size_t(C));
-  compute_moments(spec, io.dtype, io.x, stats, arena);
-  if (options.training && running.tracked()) {
-    int64_t tracked = 1;
-    if (running.num_batches_tracked) tracked = ++*running.num_batches_tracked;
-    const double f = options.momentum ? double(*options.momentum) : 1.0 / double(tracked);
-    for (int64_t c = 0; c < C; ++c) {
-      const double unbiased = stats[c].m2 / (n - 1);
-      running.mean[c] = float((1 - f) * running.mean[c] + f * stats[c].mean);
-      running.var[c] = float((1 - f) * running.var[c] + f * unbiased);
-    }
-  }
-  forward_with_moments(spec, out, stats, arena);
+  if (!(options.training && running.tracked())) return forward_observing_moments(spec, out, {}, arena);
+  forward_observing_moments(
+      spec, out,
+      [&](const Moments* stats) {  // the running statistics change only once x has been read
+        int64_t tracked = 1;
+        if (running.num_batches_tracked) tracked = ++*running.num_batches_tracked;
+        const double f = options.momentum ? double(*options.momentum) : 1.0 / double(tracked);
+        for (int64_t c = 0; c < C; ++c) {
+          const double unbiased = stats[c].m2 / (n - 1);
+          running.mean[c] = float((1 - f) * running.mean[c] + f * stats[c].mean);
+          running.var[c] = float((1 - f) * running.var[c] + f * unbiased);
+        }
+      },
+      arena);
 }
 
 void batch_norm_backward(const NormShape& shape, const BatchNormOptions& options, bool running_tracked,

@@ -375,11 +375,6 @@ void moments_to_stats(const NormSpec& spec, const Moments* stats, float* mean, f
   }
 }
 
-void forward_with_moments(const NormSpec& spec, const ForwardIO& io, const Moments* stats, Arena& arena) {
-  float* mean_lo = arena.allocate_array<float>(size_t(spec.stat_count()));
-  moments_to_stats(spec, stats, io.mean, io.rstd, mean_lo);
-  apply_stats(spec, io, mean_lo, arena);
-}
 
 }  // namespace norm_detail
 
@@ -498,7 +493,8 @@ ApplyLayout apply_layout(const NormSpec& spec, const ForwardIO& io, const float*
 // then (one thread) the statistics and the apply's per-column vectors, then the apply.
 // Two regions with the serial part between them left the second thread idle 40 % of the
 // time on small shapes (GroupNorm 2×1280×16×16 NHWC bf16, `perf` per thread).
-void column_group_forward(const NormSpec& spec, const ForwardIO& io, const ColumnGroups& G, Arena& arena) {
+void column_group_forward(const NormSpec& spec, const ForwardIO& io, const ColumnGroups& G,
+                          const MomentsObserver& on_moments, Arena& arena) {
   DN_CHECK(io.x && io.y, "norm_forward: x and y are required");
   const ColumnGroupSums sums = allocate_column_group_sums(G, arena);
   Moments* stats = arena.allocate_array<Moments>(size_t(spec.stat_count()));
@@ -512,6 +508,7 @@ void column_group_forward(const NormSpec& spec, const ForwardIO& io, const Colum
 #pragma omp single
     try {
       column_group_moments(G, sums, spec.center, stats);
+      if (on_moments) on_moments(stats);
       moments_to_stats(spec, stats, io.mean, io.rstd, mean_lo);
       L = apply_layout(spec, io, mean_lo, arena);
     } catch (...) {
@@ -529,17 +526,26 @@ void norm_detail::apply_stats(const NormSpec& spec, const ForwardIO& io, const f
   apply(io.dtype, io.x, io.y, apply_layout(spec, io, mean_lo_in, arena));
 }
 
-void norm_forward(const NormSpec& spec, const ForwardIO& io, Arena& arena) {
+void norm_detail::forward_observing_moments(const NormSpec& spec, const ForwardIO& io,
+                                            const MomentsObserver& on_moments, Arena& arena) {
   check_io(spec, io.dtype, io.modulation);
   const int64_t K = spec.stat_count();
   ForwardIO with_stats = io;
   if (!with_stats.mean) with_stats.mean = arena.allocate_array<float>(size_t(K));
   if (!with_stats.rstd) with_stats.rstd = arena.allocate_array<float>(size_t(K));
-  if (fused_forward_if_fits(spec, with_stats, arena)) return;
-  if (const ColumnGroups G = column_groups_of(spec); G.groups > 0) return column_group_forward(spec, with_stats, G, arena);
+  if (!on_moments && fused_forward_if_fits(spec, with_stats, arena)) return;
+  if (const ColumnGroups G = column_groups_of(spec); G.groups > 0)
+    return column_group_forward(spec, with_stats, G, on_moments, arena);
   Moments* stats = arena.allocate_array<Moments>(size_t(K));
   compute_moments(spec, io.dtype, io.x, stats, arena);
-  forward_with_moments(spec, with_stats, stats, arena);
+  if (on_moments) on_moments(stats);
+  float* mean_lo = arena.allocate_array<float>(size_t(K));
+  moments_to_stats(spec, stats, with_stats.mean, with_stats.rstd, mean_lo);
+  apply_stats(spec, with_stats, mean_lo, arena);
+}
+
+void norm_forward(const NormSpec& spec, const ForwardIO& io, Arena& arena) {
+  forward_observing_moments(spec, io, {}, arena);
 }
 
 void norm_apply(const NormSpec& spec, const ForwardIO& io, Arena& arena) { apply_stats(spec, io, nullptr, arena); }

@@ -2,6 +2,8 @@
 // conversion to (mean, rstd).
 #pragma once
 
+#include <functional>
+
 #include "diffnorm/norm.h"
 #include "norm/kernels.h"
 
@@ -35,7 +37,12 @@ void moments_to_stats(const NormSpec& spec, const Moments* stats, float* mean, f
 /// norm_apply with the low part of the mean (null = 0).
 void apply_stats(const NormSpec& spec, const ForwardIO& io, const float* mean_lo, Arena& arena);
 
-/// Statistics then apply, with the mean's low part: the body of norm_forward.
-void forward_with_moments(const NormSpec& spec, const ForwardIO& io, const Moments* stats, Arena& arena);
+/// Sees every statistic's moments (stats[spec.stat_count()]) before the apply.
+using MomentsObserver = std::function<void(const Moments* stats)>;
+
+/// norm_forward, handing the moments to on_moments (when set: training's running
+/// statistics) before the apply. Null mean/rstd in io are allocated from the arena.
+void forward_observing_moments(const NormSpec& spec, const ForwardIO& io, const MomentsObserver& on_moments,
+                               Arena& arena);
 
 }  // namespace diffnorm::norm_detail

@@ -42,19 +42,21 @@ void instance_norm_forward(const NormShape& shape, const InstanceNormOptions& op
   const double m = shape.s;
   DN_CHECK(m > 1, "instance_norm: training with running statistics needs more than 1 value per instance, got S={}",
            shape.s);
-  Moments* stats = arena.allocate_array<Moments>(size_t(N * C));
-  compute_moments(spec, io.dtype, io.x, stats, arena);
   const double f = options.momentum;
-  for (int64_t c = 0; c < C; ++c) {
-    double mean = 0, var = 0;
-    for (int64_t n = 0; n < N; ++n) {
-      mean += stats[n * C + c].mean;
-      var += stats[n * C + c].m2 / (m - 1);
-    }
-    running.mean[c] = float((1 - f) * running.mean[c] + f * mean / double(N));
-    running.var[c] = float((1 - f) * running.var[c] + f * var / double(N));
-  }
-  forward_with_moments(spec, out, stats, arena);
+  forward_observing_moments(
+      spec, out,
+      [&](const Moments* stats) {
+        for (int64_t c = 0; c < C; ++c) {
+          double mean = 0, var = 0;
+          for (int64_t n = 0; n < N; ++n) {
+            mean += stats[n * C + c].mean;
+            var += stats[n * C + c].m2 / (m - 1);
+          }
+          running.mean[c] = float((1 - f) * running.mean[c] + f * mean / double(N));
+          running.var[c] = float((1 - f) * running.var[c] + f * var / double(N));
+        }
+      },
+      arena);
 }
 
 void instance_norm_backward(const NormShape& shape, const InstanceNormOptions& options, bool running_tracked,
