@@ -375,7 +375,6 @@ void moments_to_stats(const NormSpec& spec, const Moments* stats, float* mean, f
   }
 }
 
-
 }  // namespace norm_detail
 
 void norm_moments(const NormSpec& spec, DType dtype, const void* x, double* count, double* mean, double* m2,

@@ -406,67 +406,65 @@ HWY_INLINE void ColumnTileSums(const T* base, int64_t width, int64_t r0, int64_t
   }
 }
 
-// Called by every thread of a team (see kernels.h: in_team); ends without a barrier.
+// Called by every thread of a team (see apply_in_team in kernels.h); no barrier at the end.
 template <bool Center, class T>
 void ColGroupSumsT(const T* x, const ColLayout& L, int64_t groups, float* shift, double* out, double* scratch) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
   const int64_t W = L.width, cg = W / groups, chunks = L.chunks();
   constexpr int kTile = 8;  // vectors of columns per pass over the rows: 24 registers
-  {
-    double* s1 = scratch + int64_t(omp_get_thread_num()) * 3 * W;
-    double* s2 = s1 + W;
-    float* k = reinterpret_cast<float*>(s2 + W);  // the shift of each column
-    // One shift per (block, group): the mean of the group's columns in the block's first
-    // rows, close to the group's mean, so that Σ(x − K)² − (Σ(x − K))²/n hardly cancels.
-    // Any value is exact as a shift, so fp32 column sums do.
-    const int64_t shift_rows = std::min<int64_t>(L.rows, 8);
+  double* s1 = scratch + int64_t(omp_get_thread_num()) * 3 * W;
+  double* s2 = s1 + W;
+  float* k = reinterpret_cast<float*>(s2 + W);  // the shift of each column
+  // One shift per (block, group): the mean of the group's columns in the block's first
+  // rows, close to the group's mean, so that Σ(x − K)² − (Σ(x − K))²/n hardly cancels.
+  // Any value is exact as a shift, so fp32 column sums do.
+  const int64_t shift_rows = std::min<int64_t>(L.rows, 8);
 #pragma omp for schedule(static)
-    for (int64_t b = 0; b < L.blocks; ++b) {
-      std::fill(k, k + W, 0.0f);  // column sums
-      for (int64_t r = 0; r < (Center ? shift_rows : 0); ++r) {
-        const T* row = x + (b * L.rows + r) * W;
-        int64_t c = 0;
-        for (; c + N <= W; c += N) hn::StoreU(hn::Add(hn::LoadU(d, k + c), LoadF32(d, row + c)), d, k + c);
-        for (; c < W; ++c) k[c] += ToF32(row[c]);
-      }
-      for (int64_t g = 0; g < groups; ++g) {
-        double sum = 0;
-        for (int64_t c = g * cg; c < (g + 1) * cg; ++c) sum += double(k[c]);
-        shift[b * groups + g] = float(sum / double(shift_rows * cg));
-      }
+  for (int64_t b = 0; b < L.blocks; ++b) {
+    std::fill(k, k + W, 0.0f);  // column sums
+    for (int64_t r = 0; r < (Center ? shift_rows : 0); ++r) {
+      const T* row = x + (b * L.rows + r) * W;
+      int64_t c = 0;
+      for (; c + N <= W; c += N) hn::StoreU(hn::Add(hn::LoadU(d, k + c), LoadF32(d, row + c)), d, k + c);
+      for (; c < W; ++c) k[c] += ToF32(row[c]);
     }
+    for (int64_t g = 0; g < groups; ++g) {
+      double sum = 0;
+      for (int64_t c = g * cg; c < (g + 1) * cg; ++c) sum += double(k[c]);
+      shift[b * groups + g] = float(sum / double(shift_rows * cg));
+    }
+  }
 #pragma omp for schedule(static) nowait
-    for (int64_t item = 0; item < L.blocks * chunks; ++item) {
-      const int64_t b = item / chunks, j = item % chunks;
-      const int64_t r0 = j * L.chunk_rows, r1 = std::min(L.rows, r0 + L.chunk_rows);
-      const T* base = x + b * L.rows * W;
-      for (int64_t g = 0; g < groups; ++g) std::fill(k + g * cg, k + (g + 1) * cg, shift[b * groups + g]);
-      std::fill(s1, s1 + 2 * W, 0.0);
-      for (int64_t f0 = r0; f0 < r1; f0 += kFlushRows) {
-        const int64_t f1 = std::min(r1, f0 + kFlushRows);
-        int64_t c = 0;
-        for (; c + kTile * N <= W; c += kTile * N) ColumnTileSums<kTile, Center>(base, W, f0, f1, c, k, s1, s2);
-        for (; c + 4 * N <= W; c += 4 * N) ColumnTileSums<4, Center>(base, W, f0, f1, c, k, s1, s2);
-        for (; c + 2 * N <= W; c += 2 * N) ColumnTileSums<2, Center>(base, W, f0, f1, c, k, s1, s2);
-        for (; c + N <= W; c += N) ColumnTileSums<1, Center>(base, W, f0, f1, c, k, s1, s2);
-        for (; c < W; ++c)  // columns past the last full vector
-          for (int64_t r = f0; r < f1; ++r) {
-            const double v = double(ToF32(base[r * W + c])) - double(k[c]);
-            s1[c] += v;
-            s2[c] += v * v;
-          }
-      }
-      double* o = out + item * groups * 2;
-      for (int64_t g = 0; g < groups; ++g) {
-        double t1 = 0, t2 = 0;
-        for (int64_t c = g * cg; c < (g + 1) * cg; ++c) {
-          t1 += s1[c];
-          t2 += s2[c];
+  for (int64_t item = 0; item < L.blocks * chunks; ++item) {
+    const int64_t b = item / chunks, j = item % chunks;
+    const int64_t r0 = j * L.chunk_rows, r1 = std::min(L.rows, r0 + L.chunk_rows);
+    const T* base = x + b * L.rows * W;
+    for (int64_t g = 0; g < groups; ++g) std::fill(k + g * cg, k + (g + 1) * cg, shift[b * groups + g]);
+    std::fill(s1, s1 + 2 * W, 0.0);
+    for (int64_t f0 = r0; f0 < r1; f0 += kFlushRows) {
+      const int64_t f1 = std::min(r1, f0 + kFlushRows);
+      int64_t c = 0;
+      for (; c + kTile * N <= W; c += kTile * N) ColumnTileSums<kTile, Center>(base, W, f0, f1, c, k, s1, s2);
+      for (; c + 4 * N <= W; c += 4 * N) ColumnTileSums<4, Center>(base, W, f0, f1, c, k, s1, s2);
+      for (; c + 2 * N <= W; c += 2 * N) ColumnTileSums<2, Center>(base, W, f0, f1, c, k, s1, s2);
+      for (; c + N <= W; c += N) ColumnTileSums<1, Center>(base, W, f0, f1, c, k, s1, s2);
+      for (; c < W; ++c)  // columns past the last full vector
+        for (int64_t r = f0; r < f1; ++r) {
+          const double v = double(ToF32(base[r * W + c])) - double(k[c]);
+          s1[c] += v;
+          s2[c] += v * v;
         }
-        o[2 * g] = Center ? t1 : 0.0;
-        o[2 * g + 1] = t2;
+    }
+    double* o = out + item * groups * 2;
+    for (int64_t g = 0; g < groups; ++g) {
+      double t1 = 0, t2 = 0;
+      for (int64_t c = g * cg; c < (g + 1) * cg; ++c) {
+        t1 += s1[c];
+        t2 += s2[c];
       }
+      o[2 * g] = Center ? t1 : 0.0;
+      o[2 * g + 1] = t2;
     }
   }
 }
@@ -568,7 +566,7 @@ HWY_INLINE void ApplySpan(const T* x, T* y, const T* res, int64_t c0, int64_t c1
   }
 }
 
-// Called by every thread of a team (see kernels.h: in_team); ends without a barrier.
+// Called by every thread of a team (see apply_in_team in kernels.h); no barrier at the end.
 template <ApplyMode Mode, bool kSilu, class T>
 void ApplyT(const T* x, T* y, const ApplyLayout& L) {
   const DF d;
