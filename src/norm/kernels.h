@@ -207,7 +207,8 @@ void row_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const Row
 /// statistics owning `rows_per_stat` consecutive rows (channels-first Group statistics),
 /// while the span of x and dy is in cache: c1 = center·Σk·Σdu/count,
 /// c2 = Σk·Σdu·x̂/count over the statistic's rows in order (both 0 when the statistics
-/// are constants). sum_du/sum_dux receive the per-row sums, as row_grad_sums.
+/// are constants). sum_du/sum_dux receive the per-row sums, as row_grad_sums. A
+/// statistic's rows carry its m, m_lo and r in s; the kernel reads those of its first row.
 struct FusedGrad {
   int64_t rows_per_stat = 1;
   bool center = true, stats_constant = false;
