@@ -617,8 +617,10 @@ void group_coefficients(const NormSpec& spec, const AffineTable& aff, const doub
 
 // A[b·C + c] = Σ_j part_a[(b·chunks + j)·C + c] over the row chunks j of each block b, in
 // chunk order (so the sums do not depend on how the chunks were spread over threads);
-// the same for B. A and B come from the arena.
-void sum_chunk_partials(int64_t blocks, int64_t chunks, int64_t C, const double* part_a, const double* part_b,
+// the same for B. A and B come from the arena. Partial: double, or float where a chunk's
+// sums are fp32 anyway (half the bytes to pass from the threads to this one).
+template <class Partial>
+void sum_chunk_partials(int64_t blocks, int64_t chunks, int64_t C, const Partial* part_a, const Partial* part_b,
                         Arena& arena, double*& A, double*& B) {
   A = zeroed_doubles(arena, blocks * C);
   B = zeroed_doubles(arena, blocks * C);
@@ -730,8 +732,8 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
       G.center = spec.center;
       G.eps = spec.eps;
       const int64_t blocks = G.rows / G.rows_per_block, cpb = G.chunks_per_block();
-      double* part_du = want_params ? arena.allocate_array<double>(size_t(blocks * cpb * C)) : nullptr;
-      double* part_dux = want_params ? arena.allocate_array<double>(size_t(blocks * cpb * C)) : nullptr;
+      float* part_du = want_params ? arena.allocate_array<float>(size_t(blocks * cpb * C)) : nullptr;
+      float* part_dux = want_params ? arena.allocate_array<float>(size_t(blocks * cpb * C)) : nullptr;
       float* scratch = arena.allocate_array<float>(size_t(max_threads() * 6 * C));
       row_stats_backward(io.dtype, io.x, io.dy, io.dx, G, part_du, part_dux, scratch);
       if (want_params) {

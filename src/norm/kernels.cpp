@@ -1528,9 +1528,9 @@ HWY_INLINE void RowStatsBackwardRows(const T* x, const T* dy, T* dx, const RowSt
 // The work items of a RowStatsGrad (chunk_rows rows of one block) in parallel: rows(r0,
 // r1, kv, qv, du_buf, col_du, col_dux) gets the item's rows, its block's k and q, du_rows
 // rows of du scratch and, when column sums are wanted, the zeroed col_du, col_dux that are
-// written out per item after it.
+// written out per item after it (to out_du, out_dux).
 template <class F>
-void ForRowGradItems(const RowStatsGrad& G, double* out_du, double* out_dux, float* scratch, int du_rows, F rows) {
+void ForRowGradItems(const RowStatsGrad& G, float* out_du, float* out_dux, float* scratch, int du_rows, F rows) {
   const int64_t W = G.width;
   const int64_t cpb = G.chunks_per_block();
   const int64_t blocks = G.rows / G.rows_per_block;
@@ -1545,17 +1545,15 @@ void ForRowGradItems(const RowStatsGrad& G, double* out_du, double* out_dux, flo
     if (out_du) std::fill(col_du, col_du + 2 * W, 0.0f);
     rows(r0, r1, G.k + b * G.vec_stride, G.q + b * G.vec_stride, du_buf, col_du, col_dux);
     if (out_du) {
-      for (int64_t c = 0; c < W; ++c) {
-        out_du[item * W + c] = col_du[c];
-        out_dux[item * W + c] = col_dux[c];
-      }
+      std::copy(col_du, col_du + W, out_du + item * W);
+      std::copy(col_dux, col_dux + W, out_dux + item * W);
     }
   }
 }
 
 // Work items of kRows rows per pass (RowStatsBackwardRows).
 template <int kRows, bool kSilu, class T>
-void RowStatsBackwardItems(const T* x, const T* dy, T* dx, const RowStatsGrad& G, double* out_du, double* out_dux,
+void RowStatsBackwardItems(const T* x, const T* dy, T* dx, const RowStatsGrad& G, float* out_du, float* out_dux,
                            float* scratch) {
   // Rows whose statistics are all foldable go through the folded x̂.
   const auto all_foldable = [&](int64_t row, int n) {
@@ -1654,7 +1652,7 @@ HWY_INLINE void RowGradWalk(const T* x, const T* dy, T* dx, int64_t W, bool cent
 // 1.40. fp32 rows lost 1–9 % in cache (L3 bandwidth bounds them, not the wait) and stay
 // one row per pass.
 template <bool kSilu, class T>
-void RowStatsBackwardPiped(const T* x, const T* dy, T* dx, const RowStatsGrad& G, double* out_du, double* out_dux,
+void RowStatsBackwardPiped(const T* x, const T* dy, T* dx, const RowStatsGrad& G, float* out_du, float* out_dux,
                            float* scratch) {
   const int64_t W = G.width;
   ForRowGradItems(G, out_du, out_dux, scratch, 2,  // two rows' du (SiLU)
@@ -1689,7 +1687,7 @@ void RowStatsBackwardPiped(const T* x, const T* dy, T* dx, const RowStatsGrad& G
 // operands were mostly saved long before: DRAM is its usual case. RMSNorm's 4096-wide rows
 // keep 4: their column sums (32 KiB) leave L1, and one at a time was 1.2–1.3× slower.
 template <bool kSilu, class T>
-void RowStatsBackwardT(const T* x, const T* dy, T* dx, const RowStatsGrad& G, double* out_du, double* out_dux,
+void RowStatsBackwardT(const T* x, const T* dy, T* dx, const RowStatsGrad& G, float* out_du, float* out_dux,
                        float* scratch) {
   if constexpr (sizeof(T) == 2) {
     if (G.width <= 1024) return RowStatsBackwardPiped<kSilu>(x, dy, dx, G, out_du, out_dux, scratch);
@@ -1924,8 +1922,8 @@ void FusedColGroupBackward(DType t, const void* x, const void* dy, void* dx, con
     });
   });
 }
-void RowStatsBackward(DType t, const void* x, const void* dy, void* dx, const RowStatsGrad& G, double* a,
-                      double* b, float* scratch) {
+void RowStatsBackward(DType t, const void* x, const void* dy, void* dx, const RowStatsGrad& G, float* a,
+                      float* b, float* scratch) {
   ByType(t, [&](auto tag) {
     using T = decltype(tag);
     const auto* xt = static_cast<const T*>(x);
@@ -2024,7 +2022,7 @@ void fused_col_group_backward(DType dtype, const void* x, const void* dy, void* 
   HWY_DYNAMIC_DISPATCH(FusedColGroupBackward)(dtype, x, dy, dx, v, f, out_du, out_dux);
 }
 void row_stats_backward(DType dtype, const void* x, const void* dy, void* dx, const RowStatsGrad& g,
-                        double* out_du, double* out_dux, float* scratch) {
+                        float* out_du, float* out_dux, float* scratch) {
   HWY_DYNAMIC_DISPATCH(RowStatsBackward)(dtype, x, dy, dx, g, out_du, out_dux, scratch);
 }
 void col_stats_backward(DType dtype, const void* x, const void* dy, void* dx, const ColStatsGrad& g,

@@ -294,8 +294,9 @@ void fused_col_group_backward(DType dtype, const void* x, const void* dy, void* 
 /// Position statistics in channels-last rows (LayerNorm, RMSNorm, PixelNorm-NHWC): rows of
 /// `width` with per-row m, r and per-block vectors k, q (vec_stride 0 = shared). One pass:
 /// row sums g1 = Σk·du, g2 = Σk·du·x̂, dx = r·(k·du − center·g1/W − x̂·g2/W); column sums of du and du·x̂ per (block, chunk of
-/// chunk_rows rows within the block) into out_du/out_dux (when non-null),
-/// [(b·chunks + j)·width + c]. `scratch`: 6·width floats per thread.
+/// chunk_rows rows within the block) into out_du/out_dux (when non-null) as fp32,
+/// [(b·chunks + j)·width + c]; the caller adds the chunks in double. `scratch`: 6·width
+/// floats per thread.
 struct RowStatsGrad {
   int64_t rows = 0, width = 0, rows_per_block = 1, vec_stride = 0, chunk_rows = 1;
   const float *m = nullptr, *mlo = nullptr, *r = nullptr, *k = nullptr, *q = nullptr;
@@ -305,7 +306,7 @@ struct RowStatsGrad {
   int64_t chunks_per_block() const { return (rows_per_block + chunk_rows - 1) / chunk_rows; }
 };
 void row_stats_backward(DType dtype, const void* x, const void* dy, void* dx, const RowStatsGrad& g,
-                        double* out_du, double* out_dux, float* scratch);
+                        float* out_du, float* out_dux, float* scratch);
 
 /// Position statistics in channels-first blocks (PixelNorm-NCHW): blocks of `rows`
 /// channels × `width` positions, per-column (block) vectors m, r, per-row scalars k, q
