@@ -10,6 +10,7 @@
 #include "core/cpu_features.h"
 #include "diffnorm/dtype.h"
 #include "hwy/targets.h"
+#include "scoped_setting.h"
 
 using namespace diffnorm;
 
@@ -96,13 +97,8 @@ TEST(DType, WideningIsExactForEveryPattern) {
 // The bulk path on every compiled SIMD target, and on AVX-512 both with vcvtneps2bf16
 // (where the CPU has AVX512-BF16) and with the integer rounding.
 TEST(DType, NarrowingRoundsToNearestEvenScalarAndSimd) {
-  struct Restore {
-    bool native = cpu::use_avx512_bf16;
-    ~Restore() {
-      hwy::SetSupportedTargetsForTest(0);
-      cpu::use_avx512_bf16 = native;
-    }
-  } restore;
+  const test::ScopedTargetMock restore_targets;
+  const test::ScopedValue native_bf16(cpu::use_avx512_bf16);
   const std::vector<float> xs = probe_values();
   auto widen16 = [](uint16_t p) { return f16_to_f32({p}); };
   auto widenb = [](uint16_t p) { return bf16_to_f32({p}); };
@@ -117,7 +113,7 @@ TEST(DType, NarrowingRoundsToNearestEvenScalarAndSimd) {
   std::vector<float16> h(xs.size());
   std::vector<bfloat16> b(xs.size());
   for (int64_t target : hwy::SupportedAndGeneratedTargets())
-    for (bool native : {false, restore.native}) {
+    for (bool native : {false, native_bf16.saved()}) {
       SCOPED_TRACE(std::string(hwy::TargetName(target)) + (native ? " vcvtneps2bf16" : ""));
       hwy::SetSupportedTargetsForTest(target);
       cpu::use_avx512_bf16 = native;

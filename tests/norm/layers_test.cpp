@@ -15,6 +15,7 @@
 #include "core/cpu_features.h"
 #include "norm/engine.h"
 #include "norm/norm_oracle.h"
+#include "scoped_setting.h"
 
 namespace diffnorm::test {
 namespace {
@@ -439,9 +440,7 @@ TEST_P(LayerTest, FusedSiluAndResidual) {
 // takes a shorter e^−u (kSiluDegree); with a zero residual, the fp32-accurate one.
 // On every compiled SIMD target (AVX-512 and the others round t differently).
 TEST(SiluEpilogue, EveryHalfInputWithinOneRounding) {
-  struct RestoreTargets {
-    ~RestoreTargets() { hwy::SetSupportedTargetsForTest(0); }
-  } restore;
+  const ScopedTargetMock restore_targets;
   for (DType dtype : {DType::BF16, DType::F16}) {
     std::vector<float> inputs;
     for (uint32_t bits = 0; bits <= 0xffff; ++bits) {
@@ -514,9 +513,7 @@ TEST(Conditioned, AdaGroupNormAndAdaLayerNorm) {
 // disabled) runs a forward + backward of each layer, layout and storage type, not only
 // the best target of the machine. The mock is undone on exit.
 TEST(SimdTargets, EveryCompiledTargetMatchesTorch) {
-  struct RestoreTargets {
-    ~RestoreTargets() { hwy::SetSupportedTargetsForTest(0); }
-  } restore;
+  const ScopedTargetMock restore_targets;
   const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
   ASSERT_GE(targets.size(), 2u) << "expected EMU128 and at least one x86 SIMD target";
   std::set<size_t> dispatched;
@@ -579,7 +576,8 @@ std::vector<std::vector<uint8_t>> bits_per_run(const NormSpec& spec, const torch
   const int64_t K = spec.stat_count(), C = sh.c;
   const Buffer xb = to_buffer(x, sh.layout, dtype), gb = to_buffer(dy, sh.layout, dtype);
   const std::vector<float> gamma(size_t(C), 1.5f), beta(size_t(C), 0.25f);
-  const int64_t kept = norm_detail::kept_du_floats;
+  const ScopedValue restore_kept(norm_detail::kept_du_floats);
+  const ScopedThreadCount restore_threads;
   std::vector<std::vector<uint8_t>> outs;
   for (int t : threads) {
     omp_set_num_threads(t);
@@ -617,8 +615,6 @@ std::vector<std::vector<uint8_t>> bits_per_run(const NormSpec& spec, const torch
                   reinterpret_cast<const uint8_t*>(v->data() + v->size()));
     outs.push_back(std::move(bits));
   }
-  norm_detail::kept_du_floats = kept;
-  omp_set_num_threads(2);
   return outs;
 }
 
@@ -739,10 +735,7 @@ TEST(Determinism, ChannelsLastRowOrderSumsMatchTiles) {
   // once with the column sums tile by tile and once with rows read whole, in memory order
   // (as x and dy beyond the last-level cache are): the same bits, fp32 and bf16, with and
   // without SiLU, folded and centred, on 64 and 2 threads.
-  struct Restore {
-    int64_t bytes = norm_detail::beyond_cache_bytes;
-    ~Restore() { norm_detail::beyond_cache_bytes = bytes; }
-  } restore;
+  const ScopedValue restore_bytes(norm_detail::beyond_cache_bytes);
   torch::manual_seed(fresh_seed());
   for (int64_t C : {320, 40})
     for (DType dtype : {DType::F32, DType::BF16})
@@ -772,10 +765,7 @@ TEST(Determinism, Bf16LayerNormRowsBackwardStoresAsIntegerRounding) {
   // with the integer rounding: both must give the same bits (a CPU without AVX512-BF16
   // takes the integer rounding in both runs). Rows of 325 columns (10 pairs and a tail),
   // half of them with dy of ~1e-39 so that dx is denormal there.
-  struct Restore {
-    bool native = cpu::use_avx512_bf16;
-    ~Restore() { cpu::use_avx512_bf16 = native; }
-  } restore;
+  const ScopedValue native_bf16(cpu::use_avx512_bf16);
   torch::manual_seed(fresh_seed());
   const int64_t N = 2, C = 325, S = 12;
   NormSpec spec;
@@ -788,7 +778,7 @@ TEST(Determinism, Bf16LayerNormRowsBackwardStoresAsIntegerRounding) {
   for (Activation act : {Activation::None, Activation::SiLU}) {
     SCOPED_TRACE(act == Activation::SiLU ? "SiLU" : "no activation");
     std::vector<std::vector<uint8_t>> outs;
-    for (bool native : {restore.native, false}) {
+    for (bool native : {native_bf16.saved(), false}) {
       cpu::use_avx512_bf16 = native;
       outs.push_back(bits_per_run(spec, x, dy, DType::BF16, act, {2})[0]);
     }
@@ -811,9 +801,8 @@ TEST(Determinism, LayerNormRowsPipelinedMatchTwoPass) {
   // the same bits. 42 rows make batches of 8 with a short last one; width 70 and 325
   // leave vector tails; offset 5 makes the rows centred (not folded). On every compiled
   // SIMD target.
-  struct RestoreTargets {
-    ~RestoreTargets() { hwy::SetSupportedTargetsForTest(0); }
-  } restore;
+  const ScopedTargetMock restore_targets;
+  const ScopedThreadCount restore_threads;
   torch::manual_seed(fresh_seed());
   const int64_t B = 2, T = 21;
   for (int64_t target : hwy::SupportedAndGeneratedTargets())
@@ -854,7 +843,6 @@ TEST(Determinism, LayerNormRowsPipelinedMatchTwoPass) {
           EXPECT_EQ(outs[0], outs[1]) << "1 against 2 threads";
           EXPECT_EQ(outs[0], outs[2]) << "fused against two-pass";
         }
-  omp_set_num_threads(2);
 }
 
 }  // namespace
