@@ -676,13 +676,23 @@ int64_t col_group_tile(int64_t C, int64_t groups, int64_t rows, int64_t elem_byt
 
 // The channels-last Group backward tile by tile (fused_col_group_backward), when a tile fits
 // in kFusedTileBytes and there is a tile for every thread; A, B receive the column sums.
+// Of V only the layout and act are set: each tile makes its own column vectors, from the
+// statistics (mean_lo: their low parts) and the affine table.
 bool fused_col_group_backward_if_fits(const NormSpec& spec, const BackwardIO& io, bool stats_constant,
-                                      const ColVectors& V, Arena& arena, double*& A, double*& B) {
+                                      const float* mean_lo, const AffineTable& aff, bool fold, const ColVectors& V,
+                                      Arena& arena, double*& A, double*& B) {
   const NormShape& sh = spec.shape;
   FusedColGrad F;
   F.groups = spec.groups;
   F.center = spec.center;
   F.stats_constant = stats_constant;
+  F.mean = io.mean;
+  F.mean_lo = mean_lo;
+  F.rstd = io.rstd;
+  F.k = aff.k;
+  F.q = aff.q;
+  F.affine_stride = aff.stride;
+  F.fold = fold;
   const bool silu = io.activation == Activation::SiLU;
   F.du_in_dx = silu && io.dtype == DType::F32 && io.dx != io.x;
   const bool keep_du = silu && !F.du_in_dx;  // in the scratch
@@ -691,7 +701,7 @@ bool fused_col_group_backward_if_fits(const NormSpec& spec, const BackwardIO& io
   const int64_t w = F.tile_groups * (sh.c / spec.groups), tiles = (F.groups + F.tile_groups - 1) / F.tile_groups;
   if (sh.n * tiles < max_threads()) return false;
   F.chunk_sums = arena.allocate_array<double>(size_t(max_threads() * 2 * w));
-  F.scratch_floats = (5 * w + (keep_du ? sh.s * w : 0) + 15) / 16 * 16;  // 64-byte aligned per thread
+  F.scratch_floats = (kFusedColTermArrays * w + (keep_du ? sh.s * w : 0) + 15) / 16 * 16;  // 64-byte aligned
   F.scratch = arena.allocate_array<float>(size_t(max_threads() * F.scratch_floats));
   A = arena.allocate_array<double>(size_t(sh.n * sh.c));
   B = arena.allocate_array<double>(size_t(sh.n * sh.c));
@@ -804,6 +814,14 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   // Work items of ≥ 64 rows and ~32K elements: few partial sums to add up.
   V.layout = {blocks, shared ? N * S : S, C, std::max<int64_t>(64, 32768 / C)};
   V.act = io.activation;
+  // Where every statistic folds (see foldable): x̂ = x·r + b′, u = x·a + b and dx =
+  // r·(k·du − c1 − x̂·c2) as p·du + q·x + o, each term from x by one FMA.
+  const bool fold = every_stat_foldable(spec, io.mean, io.rstd);
+  double *A, *B;
+  if (!shared && fused_col_group_backward_if_fits(spec, io, stats_constant, mean_lo, aff, fold, V, arena, A, B)) {
+    if (want_params) param_grads(sh, io, A, B, blocks);
+    return;
+  }
   float* m = arena.allocate_array<float>(size_t(blocks * C));
   float* mlo = arena.allocate_array<float>(size_t(blocks * C));
   float* r = arena.allocate_array<float>(size_t(blocks * C));
@@ -815,9 +833,6 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   V.r = r;
   V.k = k;
   V.q = q;
-  // Where every statistic folds (see foldable): x̂ = x·r + b′, u = x·a + b and dx =
-  // r·(k·du − c1 − x̂·c2) as p·du + q·x + o, each term from x by one FMA.
-  const bool fold = every_stat_foldable(spec, io.mean, io.rstd);
   if (fold) {
     float* xh_shift = arena.allocate_array<float>(size_t(blocks * C));
     float* u_scale = arena.allocate_array<float>(size_t(blocks * C));
@@ -827,11 +842,6 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
     V.xh_shift = xh_shift;
     V.u_scale = u_scale;
     V.u_shift = u_shift;
-  }
-  double *A, *B;
-  if (!shared && fused_col_group_backward_if_fits(spec, io, stats_constant, V, arena, A, B)) {
-    if (want_params) param_grads(sh, io, A, B, blocks);
-    return;
   }
   if (io.activation == Activation::SiLU && sh.numel() <= kept_du_floats)
     V.du = arena.allocate_array<float>(size_t(sh.numel()));

@@ -1357,6 +1357,32 @@ void ColGradDxT(const T* x, const T* dy, T* dx, const ColVectors& V, const float
   }
 }
 
+// The column vectors of columns [c0, c0 + w) of block b (whole groups of cpg columns), as
+// the engine's channel_grad_rows and folded_col_terms make them for the whole input, in
+// kFusedColTermArrays − 5 arrays of w floats from `out`: V with them, offset 0 at c0.
+ColVectors TileColVectors(const ColVectors& V, const FusedColGrad& F, int64_t b, int64_t c0, int64_t w,
+                          int64_t cpg, float* out) {
+  float *m = out, *mlo = m + w, *r = mlo + w, *k = r + w, *q = k + w;
+  for (int64_t c = 0; c < w; ++c) {
+    const int64_t stat = b * F.groups + (c0 + c) / cpg, ac = b * F.affine_stride + c0 + c;
+    m[c] = F.mean[stat];
+    mlo[c] = F.mean_lo[stat];
+    r[c] = F.rstd[stat];
+    k[c] = F.k[ac];
+    q[c] = F.q[ac];
+  }
+  ColVectors T = V;
+  T.m = m, T.mlo = mlo, T.r = r, T.k = k, T.q = q;
+  T.xh_shift = T.u_scale = T.u_shift = nullptr;
+  if (F.fold) {
+    float *xh_shift = q + w, *u_scale = xh_shift + w, *u_shift = u_scale + w;
+    for (int64_t c = 0; c < w; ++c)
+      folded_col_terms(m[c], mlo[c], r[c], k[c], q[c], xh_shift[c], u_scale[c], u_shift[c]);
+    T.xh_shift = xh_shift, T.u_scale = u_scale, T.u_shift = u_shift;
+  }
+  return T;
+}
+
 template <bool kSilu, bool kFold, class T>
 void FusedColGroupBackwardT(const T* x, const T* dy, T* dx, const ColVectors& V, const FusedColGrad& F,
                             double* out_du, double* out_dux) {
@@ -1368,17 +1394,18 @@ void FusedColGroupBackwardT(const T* x, const T* dy, T* dx, const ColVectors& V,
   for (int64_t item = 0; item < L.blocks * tiles; ++item) {
     const int64_t b = item / tiles, g0 = (item % tiles) * F.tile_groups;
     const int64_t g1 = std::min(F.groups, g0 + F.tile_groups), c0 = g0 * cpg, w = (g1 - g0) * cpg;
-    const int64_t vo = b * W + c0, o = b * S * W + c0;  // the tile's vectors and first element
+    const int64_t vo = b * W + c0, o = b * S * W + c0;  // the tile's column sums and first element
     const int64_t t = omp_get_thread_num();
     double* chunk1 = F.chunk_sums + t * 2 * tile_w;
     double* chunk2 = chunk1 + tile_w;
     float* c1v = F.scratch + t * F.scratch_floats;
     float *c2v = c1v + w, *p = c2v + w, *q = p + w, *oo = q + w;
+    const ColVectors P = TileColVectors(V, F, b, c0, w, cpg, oo + w);  // offset 0 at c0
     // With SiLU, du waits between the passes in dx itself or in the thread's scratch.
     float* kept = nullptr;
     int64_t kept_stride = 0;
     if constexpr (kSilu) {
-      kept = c1v + 5 * tile_w, kept_stride = w;
+      kept = c1v + kFusedColTermArrays * tile_w, kept_stride = w;
       if constexpr (std::is_same_v<T, float>) {
         if (F.du_in_dx) kept = dx + o, kept_stride = W;
       }
@@ -1393,7 +1420,7 @@ void FusedColGroupBackwardT(const T* x, const T* dy, T* dx, const ColVectors& V,
       const int64_t r1 = std::min(S, r0 + L.chunk_rows);
       std::fill(chunk1, chunk1 + w, 0.0);
       std::fill(chunk2, chunk2 + w, 0.0);
-      ColGradSumsSpan<kSilu, kSilu, kFold>(x + o, dy + o, W, w, r0, r1, V, vo, kept, kept_stride, chunk1, chunk2);
+      ColGradSumsSpan<kSilu, kSilu, kFold>(x + o, dy + o, W, w, r0, r1, P, 0, kept, kept_stride, chunk1, chunk2);
       for (int64_t c = 0; c < w; ++c) {
         s1[c] += chunk1[c];
         s2[c] += chunk2[c];
@@ -1401,7 +1428,7 @@ void FusedColGroupBackwardT(const T* x, const T* dy, T* dx, const ColVectors& V,
     }
     for (int64_t a = 0; a < w; a += cpg) {  // the tile's groups, as group_coefficients
       double t1 = 0, t2 = 0;
-      add_weighted_channel_sums(V.k + vo + a, s1 + a, s2 + a, cpg, t1, t2);
+      add_weighted_channel_sums(P.k + a, s1 + a, s2 + a, cpg, t1, t2);
       float g1, g2;
       dx_coefficients(t1, t2, count, F.center, F.stats_constant, g1, g2);
       std::fill(c1v + a, c1v + a + cpg, g1);
@@ -1409,7 +1436,7 @@ void FusedColGroupBackwardT(const T* x, const T* dy, T* dx, const ColVectors& V,
     }
     if constexpr (kFold) {
       for (int64_t c = 0; c < w; ++c)
-        folded_dx_terms(V.r[vo + c], V.k[vo + c], V.m[vo + c], V.mlo[vo + c], c1v[c], c2v[c], p[c], q[c], oo[c]);
+        folded_dx_terms(P.r[c], P.k[c], P.m[c], P.mlo[c], c1v[c], c2v[c], p[c], q[c], oo[c]);
       const FoldedDx f{p, q, oo};  // du is kept (SiLU) or dy
       for (int64_t row = 0; row < S; ++row) {
         const int64_t ro = o + row * W;
@@ -1418,7 +1445,7 @@ void FusedColGroupBackwardT(const T* x, const T* dy, T* dx, const ColVectors& V,
     } else {
       for (int64_t row = 0; row < S; ++row) {
         const int64_t ro = o + row * W;
-        DxRow<kSilu>(x + ro, dy + ro, kept + row * kept_stride, dx + ro, w, V, vo, c1v, c2v);
+        DxRow<kSilu>(x + ro, dy + ro, kept + row * kept_stride, dx + ro, w, P, 0, c1v, c2v);
       }
     }
   }
@@ -1917,7 +1944,7 @@ void FusedColGroupBackward(DType t, const void* x, const void* dy, void* dx, con
     using T = decltype(tag);
     const auto* xt = static_cast<const T*>(x);
     const auto* gt = static_cast<const T*>(dy);
-    WithFlags(V.act == Activation::SiLU, V.xh_shift != nullptr, [&](auto silu, auto fold) {
+    WithFlags(V.act == Activation::SiLU, F.fold, [&](auto silu, auto fold) {
       FusedColGroupBackwardT<decltype(silu)::value, decltype(fold)::value>(xt, gt, static_cast<T*>(dx), V, F, a, b);
     });
   });

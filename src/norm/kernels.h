@@ -270,24 +270,34 @@ inline void folded_dx_terms(float r, float k, float m, float m_lo, float c1, flo
 void col_grad_dx_folded(DType dtype, const void* x, const void* dy, void* dx, const ColLayout& layout,
                         const FoldedDx& f);
 
-/// col_grad_sums, the group coefficients and col_grad_dx (or col_grad_dx_folded, where v
-/// has folded terms) tile by tile, for channels-last Group statistics (`groups` groups of
+/// col_grad_sums, the group coefficients and col_grad_dx (or col_grad_dx_folded, where
+/// f.fold) tile by tile, for channels-last Group statistics (`groups` groups of
 /// adjacent columns in each block): a work item is a block's tile of `tile_groups` whole groups,
 /// read from memory by the sums and again from cache by dx. The same additions in the
 /// same order as those two passes and the engine's coefficients between them, so the
-/// same bits. out_du/out_dux[block·width + c] receive the column sums; v.du is not used.
+/// same bits. out_du/out_dux[block·width + c] receive the column sums. Of v only the
+/// layout and act are used.
 struct FusedColGrad {
   int64_t groups = 1, tile_groups = 1;
   bool center = true, stats_constant = false;
+  // Each work item puts its tile's column vectors (ColVectors' m, m_lo, r, k, q and, where
+  // `fold`, the folded terms of folded_col_terms) in its scratch itself, from the
+  // statistics mean, mean_lo, rstd [block·groups + g] and the affine k, q
+  // [block·affine_stride + c] (stride 0: shared): none waits for them, and none reads
+  // them from the cache of the core that wrote them.
+  const float *mean = nullptr, *mean_lo = nullptr, *rstd = nullptr, *k = nullptr, *q = nullptr;
+  int64_t affine_stride = 0;
+  bool fold = false;
   double* chunk_sums = nullptr;  // 2·tile width per thread
   // With SiLU: du waits between the passes in dx (fp32 storage only, and dx not x, which
   // is read again); else in the scratch.
   bool du_in_dx = false;
-  // Per thread, scratch_floats each: 5·tile width floats of per-column terms, then, with
-  // SiLU and not du_in_dx, rows·tile width floats that keep du.
+  // Per thread, scratch_floats each: kFusedColTermArrays·tile width floats of per-column
+  // terms, then, with SiLU and not du_in_dx, rows·tile width floats that keep du.
   float* scratch = nullptr;
   int64_t scratch_floats = 0;
 };
+inline constexpr int64_t kFusedColTermArrays = 13;
 void fused_col_group_backward(DType dtype, const void* x, const void* dy, void* dx, const ColVectors& v,
                               const FusedColGrad& f, double* out_du, double* out_dux);
 
