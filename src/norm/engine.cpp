@@ -777,25 +777,26 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
   float* c1 = arena.allocate_array<float>(size_t(K));
   float* c2 = arena.allocate_array<float>(size_t(K));
   if (!inner) {  // rows (n, c) of S
-    float* m = arena.allocate_array<float>(size_t(N * C));
-    float* mlo = arena.allocate_array<float>(size_t(N * C));
-    float* r = arena.allocate_array<float>(size_t(N * C));
-    float* k = arena.allocate_array<float>(size_t(N * C));
-    float* q = arena.allocate_array<float>(size_t(N * C));
-    channel_grad_rows(spec, io, mean_lo, aff, N, m, mlo, r, k, q);
-    RowScalars R{N * C, S, m, mlo, r, k, q, io.activation, spec.eps};
+    RowScalars R{N * C, S, nullptr, nullptr, nullptr, nullptr, nullptr, io.activation, spec.eps};
     double* A = arena.allocate_array<double>(size_t(N * C));
     double* B = arena.allocate_array<double>(size_t(N * C));
     const int64_t span = sh.numel() / K;  // of each of x and dy
     if (spec.reduce == Reduce::Group && 2 * span * int64_t(dtype_size(io.dtype)) <= kFusedSpanBytes &&
         K >= max_threads()) {
-      FusedGrad F{C / spec.groups, spec.center, stats_constant};
+      FusedGrad F{C / spec.groups, spec.center, stats_constant, io.mean, mean_lo, io.rstd, aff.k, aff.q, C, aff.stride};
       if (io.activation == Activation::SiLU && max_threads() * span <= kept_du_floats)
         F.du_scratch = arena.allocate_array<float>(size_t(max_threads() * span));
       fused_row_backward(io.dtype, io.x, io.dy, io.dx, R, F, A, B);
       if (want_params) param_grads(sh, io, A, B, N);
       return;
     }
+    float* m = arena.allocate_array<float>(size_t(N * C));
+    float* mlo = arena.allocate_array<float>(size_t(N * C));
+    float* r = arena.allocate_array<float>(size_t(N * C));
+    float* k = arena.allocate_array<float>(size_t(N * C));
+    float* q = arena.allocate_array<float>(size_t(N * C));
+    channel_grad_rows(spec, io, mean_lo, aff, N, m, mlo, r, k, q);
+    R.m = m, R.mlo = mlo, R.r = r, R.k = k, R.q = q;
     row_grad_sums(io.dtype, io.x, io.dy, R, A, B);
     group_coefficients(spec, aff, A, B, N, stats_constant, c1, c2, arena);
     float* rc1 = arena.allocate_array<float>(size_t(N * C));

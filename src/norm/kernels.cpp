@@ -1137,20 +1137,24 @@ void FusedRowBackwardT(const T* x, const T* dy, T* dx, const RowScalars& S, cons
       if (!kept && F.du_scratch) kept = F.du_scratch + int64_t(omp_get_thread_num()) * (r1 - r0) * S.width;
     }
     // The statistic's rows share m, m_lo and r: one RowStat for all (its RowNormOf per
-    // row took 5-8 % of 2×1280×16×16's backward, rows of 256).
-    const RowStat st = RowStatOf(S, r0);
+    // row took 5-8 % of 2×1280×16×16's backward, rows of 256). Its rows are consecutive
+    // channels of one sample, whose k and q are consecutive in the affine table.
+    const RowStat st{F.mean[k], F.mean_lo[k], F.rstd[k], RowNormOf(F.mean[k], F.mean_lo[k], F.rstd[k], S.eps)};
+    const int64_t affine_at = (r0 / F.channels) * F.affine_stride + r0 % F.channels;
+    const float *kr = F.k + affine_at, *qr = F.q + affine_at;  // of row r0
     for (int64_t row = r0; row < r1; ++row) {
-      RowGradSumsOf<kSilu>(x + row * S.width, dy + row * S.width, S.width, st.n, hn::Set(d, S.k[row]),
-                           hn::Set(d, S.q[row]), sum_du[row], sum_dux[row],
+      const float kv = kr[row - r0];
+      RowGradSumsOf<kSilu>(x + row * S.width, dy + row * S.width, S.width, st.n, hn::Set(d, kv),
+                           hn::Set(d, qr[row - r0]), sum_du[row], sum_dux[row],
                            kept ? kept + (row - r0) * S.width : nullptr);
-      t1 += double(S.k[row]) * sum_du[row];
-      t2 += double(S.k[row]) * sum_dux[row];
+      t1 += double(kv) * sum_du[row];
+      t2 += double(kv) * sum_dux[row];
     }
     float c1f, c2f;
     dx_coefficients(t1, t2, count, F.center, F.stats_constant, c1f, c2f);
     for (int64_t row = r0; row < r1; ++row) {
       const int64_t o = row * S.width;
-      RowGradDxSpan<kSilu>(x + o, dy + o, dx + o, 0, S.width, st, S.k[row], S.q[row], c1f, c2f,
+      RowGradDxSpan<kSilu>(x + o, dy + o, dx + o, 0, S.width, st, kr[row - r0], qr[row - r0], c1f, c2f,
                            kept ? kept + (row - r0) * S.width : nullptr);
     }
   }

@@ -207,11 +207,17 @@ void row_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const Row
 /// statistics owning `rows_per_stat` consecutive rows (channels-first Group statistics),
 /// while the span of x and dy is in cache: c1 = center·Σk·Σdu/count,
 /// c2 = Σk·Σdu·x̂/count over the statistic's rows in order (both 0 when the statistics
-/// are constants). sum_du/sum_dux receive the per-row sums, as row_grad_sums. A
-/// statistic's rows carry its m, m_lo and r in s; the kernel reads those of its first row.
+/// are constants). sum_du/sum_dux receive the per-row sums, as row_grad_sums. Of s only
+/// rows, width, act and eps are used: the per-row scalars come from the statistics and
+/// the affine table in f, read by the thread that takes the statistic (none waits for
+/// them to be spread over the rows, none reads them from the cache of another core).
 struct FusedGrad {
   int64_t rows_per_stat = 1;
   bool center = true, stats_constant = false;
+  // Statistic k's mean, mean_lo, rstd at [k]; row (n, c) of the `channels` rows of each
+  // sample has its affine k, q at [n·affine_stride + c] (stride 0: shared).
+  const float *mean = nullptr, *mean_lo = nullptr, *rstd = nullptr, *k = nullptr, *q = nullptr;
+  int64_t channels = 1, affine_stride = 0;
   // With SiLU: rows_per_stat·width floats per thread that keep du between the passes
   // where dx cannot (not fp32, or dx = x); null = compute SiLU' twice there.
   float* du_scratch = nullptr;
