@@ -938,7 +938,7 @@ inline RowNorm RowNormOf(float m, float mlo, float r, float eps) {
   const bool fold = foldable(m, r, eps);
   return {hn::Set(d, fold ? folded_shift(m, mlo, r, 0.0f) : m), hn::Set(d, mlo), hn::Set(d, r), fold};
 }
-// Row `row`'s statistic (m, m_lo, r) and its RowNorm.
+// A row's statistic (m, m_lo, r) and its RowNorm; RowStatOf gives that of row `row` of S.
 struct RowStat {
   float m, mlo, r;
   RowNorm n;
