@@ -677,6 +677,11 @@ int64_t col_group_tile(int64_t C, int64_t groups, int64_t rows, int64_t elem_byt
   return t == groups || t * cpg * elem_bytes >= kMinRunBytes ? t : 0;
 }
 
+// What the fused Group backwards read to make their own per-row or per-column terms.
+StatsAndAffine stats_and_affine(const BackwardIO& io, const float* mean_lo, const AffineTable& aff) {
+  return {io.mean, mean_lo, io.rstd, aff.k, aff.q, aff.stride};
+}
+
 // The channels-last Group backward tile by tile (fused_col_group_backward), when a tile fits
 // in kFusedTileBytes and there is a tile for every thread; A, B receive the column sums.
 // Of V only the layout and act are set: each tile makes its own column vectors, from the
@@ -689,12 +694,7 @@ bool fused_col_group_backward_if_fits(const NormSpec& spec, const BackwardIO& io
   F.groups = spec.groups;
   F.center = spec.center;
   F.stats_constant = stats_constant;
-  F.mean = io.mean;
-  F.mean_lo = mean_lo;
-  F.rstd = io.rstd;
-  F.k = aff.k;
-  F.q = aff.q;
-  F.affine_stride = aff.stride;
+  F.terms = stats_and_affine(io, mean_lo, aff);
   F.fold = fold;
   const bool silu = io.activation == Activation::SiLU;
   F.du_in_dx = silu && io.dtype == DType::F32 && io.dx != io.x;
@@ -786,7 +786,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
     const int64_t span = sh.numel() / K;  // of each of x and dy
     if (spec.reduce == Reduce::Group && 2 * span * int64_t(dtype_size(io.dtype)) <= kFusedSpanBytes &&
         K >= max_threads()) {
-      FusedGrad F{C / spec.groups, spec.center, stats_constant, io.mean, mean_lo, io.rstd, aff.k, aff.q, C, aff.stride};
+      FusedGrad F{C / spec.groups, spec.center, stats_constant, stats_and_affine(io, mean_lo, aff), C};
       if (io.activation == Activation::SiLU && max_threads() * span <= kept_du_floats)
         F.du_scratch = arena.allocate_array<float>(size_t(max_threads() * span));
       fused_row_backward(io.dtype, io.x, io.dy, io.dx, R, F, A, B);

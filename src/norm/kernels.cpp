@@ -1139,9 +1139,10 @@ void FusedRowBackwardT(const T* x, const T* dy, T* dx, const RowScalars& S, cons
     // The statistic's rows share m, m_lo and r: one RowStat for all (its RowNormOf per
     // row took 5-8 % of 2×1280×16×16's backward, rows of 256). Its rows are consecutive
     // channels of one sample, whose k and q are consecutive in the affine table.
-    const RowStat st{F.mean[k], F.mean_lo[k], F.rstd[k], RowNormOf(F.mean[k], F.mean_lo[k], F.rstd[k], S.eps)};
-    const int64_t affine_at = (r0 / F.channels) * F.affine_stride + r0 % F.channels;
-    const float *kr = F.k + affine_at, *qr = F.q + affine_at;  // of row r0
+    const StatsAndAffine& A = F.terms;
+    const RowStat st{A.mean[k], A.mean_lo[k], A.rstd[k], RowNormOf(A.mean[k], A.mean_lo[k], A.rstd[k], S.eps)};
+    const int64_t affine_at = (r0 / F.channels) * A.affine_stride + r0 % F.channels;
+    const float *kr = A.k + affine_at, *qr = A.q + affine_at;  // of row r0
     for (int64_t row = r0; row < r1; ++row) {
       const float kv = kr[row - r0];
       RowGradSumsOf<kSilu>(x + row * S.width, dy + row * S.width, S.width, st.n, hn::Set(d, kv),
@@ -1368,12 +1369,13 @@ ColVectors TileColVectors(const ColVectors& V, const FusedColGrad& F, int64_t b,
                           int64_t cpg, float* out) {
   float *m = out, *mlo = m + w, *r = mlo + w, *k = r + w, *q = k + w;
   for (int64_t c = 0; c < w; ++c) {
-    const int64_t stat = b * F.groups + (c0 + c) / cpg, ac = b * F.affine_stride + c0 + c;
-    m[c] = F.mean[stat];
-    mlo[c] = F.mean_lo[stat];
-    r[c] = F.rstd[stat];
-    k[c] = F.k[ac];
-    q[c] = F.q[ac];
+    const StatsAndAffine& A = F.terms;
+    const int64_t stat = b * F.groups + (c0 + c) / cpg, ac = b * A.affine_stride + c0 + c;
+    m[c] = A.mean[stat];
+    mlo[c] = A.mean_lo[stat];
+    r[c] = A.rstd[stat];
+    k[c] = A.k[ac];
+    q[c] = A.q[ac];
   }
   ColVectors T = V;
   T.m = m, T.mlo = mlo, T.r = r, T.k = k, T.q = q;

@@ -203,21 +203,27 @@ void row_grad_sums(DType dtype, const void* x, const void* dy, const RowScalars&
 void row_grad_dx(DType dtype, const void* x, const void* dy, void* dx, const RowScalars& s, const float* c1,
                  const float* c2);
 
+/// What the fused Group backwards read to make their per-row or per-column terms
+/// themselves: statistic k's mean, mean_lo, rstd at [k], and the affine k, q of channel c
+/// of sample n at [n·affine_stride + c] (stride 0: shared by the samples).
+struct StatsAndAffine {
+  const float *mean = nullptr, *mean_lo = nullptr, *rstd = nullptr, *k = nullptr, *q = nullptr;
+  int64_t affine_stride = 0;
+};
+
 /// row_grad_sums, the per-statistic coefficients and row_grad_dx span by span, for
 /// statistics owning `rows_per_stat` consecutive rows (channels-first Group statistics),
 /// while the span of x and dy is in cache: c1 = center·Σk·Σdu/count,
 /// c2 = Σk·Σdu·x̂/count over the statistic's rows in order (both 0 when the statistics
 /// are constants). sum_du/sum_dux receive the per-row sums, as row_grad_sums. Of s only
-/// rows, width, act and eps are used: the per-row scalars come from the statistics and
-/// the affine table in f, read by the thread that takes the statistic (none waits for
-/// them to be spread over the rows, none reads them from the cache of another core).
+/// rows, width, act and eps are used: the per-row scalars come from f.terms, read by the
+/// thread that takes the statistic (none waits for them to be spread over the rows, none
+/// reads them from the cache of another core).
 struct FusedGrad {
   int64_t rows_per_stat = 1;
   bool center = true, stats_constant = false;
-  // Statistic k's mean, mean_lo, rstd at [k]; row (n, c) of the `channels` rows of each
-  // sample has its affine k, q at [n·affine_stride + c] (stride 0: shared).
-  const float *mean = nullptr, *mean_lo = nullptr, *rstd = nullptr, *k = nullptr, *q = nullptr;
-  int64_t channels = 1, affine_stride = 0;
+  StatsAndAffine terms;   // row (n, c) is channel c of sample n
+  int64_t channels = 1;   // rows per sample
   // With SiLU: rows_per_stat·width floats per thread that keep du between the passes
   // where dx cannot (not fp32, or dx = x); null = compute SiLU' twice there.
   float* du_scratch = nullptr;
@@ -287,12 +293,10 @@ struct FusedColGrad {
   int64_t groups = 1, tile_groups = 1;
   bool center = true, stats_constant = false;
   // Each work item puts its tile's column vectors (ColVectors' m, m_lo, r, k, q and, where
-  // `fold`, the folded terms of folded_col_terms) in its scratch itself, from the
-  // statistics mean, mean_lo, rstd [block·groups + g] and the affine k, q
-  // [block·affine_stride + c] (stride 0: shared): none waits for them, and none reads
+  // `fold`, the folded terms of folded_col_terms) in its scratch itself, from `terms`
+  // (statistic block·groups + g; block = sample): none waits for them, and none reads
   // them from the cache of the core that wrote them.
-  const float *mean = nullptr, *mean_lo = nullptr, *rstd = nullptr, *k = nullptr, *q = nullptr;
-  int64_t affine_stride = 0;
+  StatsAndAffine terms;
   bool fold = false;
   double* chunk_sums = nullptr;  // 2·tile width per thread
   // With SiLU: du waits between the passes in dx (fp32 storage only, and dx not x, which
