@@ -49,15 +49,15 @@ double* zeroed_doubles(Arena& arena, int64_t count) {
   return p;
 }
 
-// Calls f(n, k, c0, c1) for each run of channels [c0, c1) of sample n < samples that
+// Calls f(n, k, c0, c1) for each run of channels [c0, c1) of sample n ∈ [n0, n1) that
 // share statistic k in the Group (runs = groups) and Channel (runs = channels, k = c)
-// reductions: the per-(n, c) tables below are built on one thread while the others wait,
-// so without a division per element, in loops the compiler can vectorize.
+// reductions: the per-(n, c) tables below are mostly built on one thread while the
+// others wait, so without a division per element, in loops the compiler can vectorize.
 template <class F>
-void for_each_channel_run(const NormSpec& spec, int64_t samples, F f) {
+void for_each_channel_run(const NormSpec& spec, int64_t n0, int64_t n1, F f) {
   const bool group = spec.reduce == Reduce::Group;
   const int64_t runs = group ? spec.groups : spec.shape.c, len = spec.shape.c / runs;
-  for (int64_t n = 0; n < samples; ++n)
+  for (int64_t n = n0; n < n1; ++n)
     for (int64_t g = 0; g < runs; ++g) f(n, group ? n * runs + g : g, g * len, (g + 1) * len);
 }
 
@@ -89,22 +89,24 @@ AffineTable make_affine(const NormShape& sh, const float* gamma, const float* be
   return {k, q, mod.active() ? C : 0};
 }
 
-// The apply's per-(n, c) m, m_lo, a = r·k, b = q of `samples` samples (Group / Channel
-// reductions); where fold(k), the centring is folded into b and m = m_lo = 0.
+// The apply's per-(n, c) m, m_lo, a = r·k, b = q of samples [n0, n1) (Group / Channel
+// reductions), sample n's at [n·stride, n·stride + C); where fold(k), the centring is
+// folded into b and m = m_lo = 0. Returns whether any of them keeps its centring.
 template <class Fold>
-void channel_apply_rows(const NormSpec& spec, const float* mean, const float* mean_lo, const float* rstd,
-                        const AffineTable& aff, int64_t samples, Fold fold, float* m, float* mlo, float* a,
-                        float* b) {
-  const int64_t C = spec.shape.c;
-  for_each_channel_run(spec, samples, [&](int64_t n, int64_t k, int64_t c0, int64_t c1) {
+bool channel_apply_rows(const NormSpec& spec, const float* mean, const float* mean_lo, const float* rstd,
+                        const AffineTable& aff, int64_t n0, int64_t n1, int64_t stride, Fold fold, float* m,
+                        float* mlo, float* a, float* b) {
+  bool centred = false;
+  for_each_channel_run(spec, n0, n1, [&](int64_t n, int64_t k, int64_t c0, int64_t c1) {
     const bool f = fold(k);
+    centred |= !f;
     const float mk = mean[k], lk = mean_lo[k], rk = rstd[k];
     const float* __restrict kk = aff.k + n * aff.stride;
     const float* __restrict qq = aff.q + n * aff.stride;
-    float* __restrict mo = m + n * C;
-    float* __restrict lo = mlo + n * C;
-    float* __restrict ao = a + n * C;
-    float* __restrict bo = b + n * C;
+    float* __restrict mo = m + n * stride;
+    float* __restrict lo = mlo + n * stride;
+    float* __restrict ao = a + n * stride;
+    float* __restrict bo = b + n * stride;
     std::fill(mo + c0, mo + c1, f ? 0.0f : mk);
     std::fill(lo + c0, lo + c1, f ? 0.0f : lk);
     for (int64_t c = c0; c < c1; ++c) ao[c] = rk * kk[c];
@@ -114,6 +116,7 @@ void channel_apply_rows(const NormSpec& spec, const float* mean, const float* me
       std::copy(qq + c0, qq + c1, bo + c0);
     }
   });
+  return centred;
 }
 
 // The affine table with one (k, q) per (n, c) row, also where it is shared over n.
@@ -293,12 +296,14 @@ ColumnGroupSums allocate_column_group_sums(const ColumnGroups& G, Arena& arena) 
           arena.allocate_array<double>(size_t(L.blocks * L.chunks() * G.groups * 2)),
           arena.allocate_array<double>(size_t(max_threads() * 3 * L.width))};
 }
-// The statistics from col_group_sums' partial sums, the chunks added in order.
-void column_group_moments(const ColumnGroups& G, const ColumnGroupSums& sums, bool center, Moments* stats) {
+// The statistics of blocks [b0, b1) from col_group_sums' partial sums, the chunks added
+// in order.
+void column_group_moments(const ColumnGroups& G, const ColumnGroupSums& sums, bool center, int64_t b0, int64_t b1,
+                          Moments* stats) {
   const ColLayout& L = G.layout;
   const int64_t chunks = L.chunks(), groups = G.groups;
   const double n = double(L.rows) * double(L.width / groups);
-  for (int64_t b = 0; b < L.blocks; ++b)
+  for (int64_t b = b0; b < b1; ++b)
     for (int64_t g = 0; g < groups; ++g) {
       double s1 = 0, s2 = 0;
       for (int64_t j = 0; j < chunks; ++j) {
@@ -338,7 +343,7 @@ void compute_moments(const NormSpec& spec, DType dtype, const void* x, Moments* 
   if (const ColumnGroups G = column_groups_of(spec); G.groups > 0) {
     const ColumnGroupSums sums = allocate_column_group_sums(G, arena);
     col_group_sums(dtype, x, G.layout, G.groups, spec.center, sums.shift, sums.part, sums.scratch);
-    return column_group_moments(G, sums, spec.center, stats);
+    return column_group_moments(G, sums, spec.center, 0, G.layout.blocks, stats);
   }
 
   switch (spec.reduce) {
@@ -421,6 +426,56 @@ const float* repeat_rows(const float* v, int64_t blocks, int64_t width, int64_t 
   return out;
 }
 
+// The VecAffine apply of channels-last Group and Channel statistics: rows of C channels
+// with the vectors m, m_lo, a, b of their block (a sample; for Channel, which has no
+// per-sample parameters, the whole input), `join` rows (joined_rows) taken as one and the
+// vectors repeated `join` times: [blocks][join][C].
+struct ChannelVectors {
+  int64_t blocks = 1, join = 1;
+  float *m = nullptr, *mlo = nullptr, *a = nullptr, *b = nullptr;
+};
+ChannelVectors allocate_channel_vectors(const NormSpec& spec, DType dtype, Arena& arena) {
+  const NormShape& sh = spec.shape;
+  ChannelVectors V;
+  V.blocks = spec.reduce == Reduce::Channel ? 1 : sh.n;
+  V.join = joined_rows(sh.c, sh.s, dtype);
+  const size_t size = size_t(V.blocks * V.join * sh.c);
+  V.m = arena.allocate_array<float>(size);
+  V.mlo = arena.allocate_array<float>(size);
+  V.a = arena.allocate_array<float>(size);
+  V.b = arena.allocate_array<float>(size);
+  return V;
+}
+// The vectors of blocks [b0, b1), each statistic's centring folded where foldable (see
+// channel_apply_rows); returns whether any of them keeps its centring.
+bool fill_channel_vectors(const NormSpec& spec, const float* mean, const float* mean_lo, const float* rstd,
+                          const AffineTable& aff, int64_t b0, int64_t b1, const ChannelVectors& V) {
+  const int64_t C = spec.shape.c, stride = V.join * C;
+  const auto fold = [&](int64_t k) { return foldable(mean[k], rstd[k], spec.eps); };
+  const bool centred = channel_apply_rows(spec, mean, mean_lo, rstd, aff, b0, b1, stride, fold, V.m, V.mlo, V.a, V.b);
+  for (float* v : {V.m, V.mlo, V.a, V.b})
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t j = 1; j < V.join; ++j) std::copy(v + b * stride, v + b * stride + C, v + b * stride + j * C);
+  return centred;
+}
+// The apply over V. Where `centred` is false every statistic folds and the call skips
+// x − m; where it is true the folded ones have m = m_lo = 0, and x − 0 − 0 = x gives them
+// the same bits.
+ApplyLayout channel_vectors_layout(const NormShape& sh, const ChannelVectors& V, bool centred) {
+  ApplyLayout L;
+  L.mode = ApplyMode::VecAffine;
+  L.vec_centred = centred;
+  L.rows = sh.n * sh.s / V.join;
+  L.width = V.join * sh.c;
+  L.rows_per_block = sh.s / V.join;
+  L.vec_stride = V.blocks == 1 ? 0 : V.join * sh.c;
+  L.vec_m = V.m;
+  L.vec_mlo = V.mlo;
+  L.vec_a = V.a;
+  L.vec_b = V.b;
+  return L;
+}
+
 // The apply of a forward whose statistics are known (io.mean, io.rstd and mean_lo).
 ApplyLayout apply_layout(const NormSpec& spec, const ForwardIO& io, const float* mean_lo_in, Arena& arena) {
   const NormShape& sh = spec.shape;
@@ -450,34 +505,16 @@ ApplyLayout apply_layout(const NormSpec& spec, const ForwardIO& io, const float*
       L.vec_mlo = mean_lo;
       L.vec_r = io.rstd;
     }
-  } else if (inner) {  // rows of C: per-channel vectors m, a = r·k, b = q per sample
-    const bool shared = spec.reduce == Reduce::Channel;  // no per-sample parameters
-    const int64_t blocks = shared ? 1 : N;
-    float* m = arena.allocate_array<float>(size_t(blocks * C));
-    float* mlo = arena.allocate_array<float>(size_t(blocks * C));
-    float* a = arena.allocate_array<float>(size_t(blocks * C));
-    float* b = arena.allocate_array<float>(size_t(blocks * C));
-    const bool all_foldable = every_stat_foldable(spec, io.mean, io.rstd);
-    channel_apply_rows(spec, io.mean, mean_lo, io.rstd, aff, blocks, [&](int64_t) { return all_foldable; }, m, mlo,
-                       a, b);
-    const int64_t k = joined_rows(C, S, io.dtype);
-    L.vec_centred = !all_foldable;
-    L.mode = ApplyMode::VecAffine;
-    L.rows = N * S / k;
-    L.width = k * C;
-    L.rows_per_block = S / k;
-    L.vec_stride = shared ? 0 : k * C;
-    L.vec_m = repeat_rows(m, blocks, C, k, arena);
-    L.vec_mlo = repeat_rows(mlo, blocks, C, k, arena);
-    L.vec_a = repeat_rows(a, blocks, C, k, arena);
-    L.vec_b = repeat_rows(b, blocks, C, k, arena);
+  } else if (inner) {  // rows of C: per-channel vectors m, a = r·k, b = q per block
+    const ChannelVectors V = allocate_channel_vectors(spec, io.dtype, arena);
+    L = channel_vectors_layout(sh, V, fill_channel_vectors(spec, io.mean, mean_lo, io.rstd, aff, 0, V.blocks, V));
   } else {  // rows (n, c) of S: scalars
     float* m = arena.allocate_array<float>(size_t(N * C));
     float* mlo = arena.allocate_array<float>(size_t(N * C));
     float* a = arena.allocate_array<float>(size_t(N * C));
     float* b = arena.allocate_array<float>(size_t(N * C));
     const auto fold = [&](int64_t k) { return foldable(io.mean[k], io.rstd[k], spec.eps); };
-    channel_apply_rows(spec, io.mean, mean_lo, io.rstd, aff, N, fold, m, mlo, a, b);  // as fused_forward folds
+    channel_apply_rows(spec, io.mean, mean_lo, io.rstd, aff, 0, N, C, fold, m, mlo, a, b);  // as fused_forward folds
     L.mode = ApplyMode::Scalar;
     L.rows = N * C;
     L.width = S;
@@ -509,7 +546,7 @@ void column_group_forward(const NormSpec& spec, const ForwardIO& io, const Colum
 #pragma omp barrier
 #pragma omp single
     try {
-      column_group_moments(G, sums, spec.center, stats);
+      column_group_moments(G, sums, spec.center, 0, G.layout.blocks, stats);
       if (on_moments) on_moments(stats);
       moments_to_stats(spec, stats, io.mean, io.rstd, mean_lo);
       L = apply_layout(spec, io, mean_lo, arena);
@@ -519,6 +556,43 @@ void column_group_forward(const NormSpec& spec, const ForwardIO& io, const Colum
     apply_in_team(io.dtype, io.x, io.y, L);
   }
   if (error) std::rethrow_exception(error);
+}
+
+// The channels-last Group forward sample by sample, where the samples share out evenly
+// over the threads: each thread sums its sample's groups, finishes their statistics,
+// fills the sample's vectors and applies them, with no barrier, no step on one thread
+// while the others wait, no vectors read from another core's cache, and the sample still
+// in this core's cache where it fits. The same sums in the same order as
+// column_group_forward, so the same bits. Two threads, against column_group_forward:
+// 2×1280×16×16 3–10 % faster, 2×320×64×64 fp32 (5.2 MB a sample) 1–8 %, 2×512×128×128
+// (33.5 MB) 2 %, in cache and from memory alike.
+bool fused_column_group_forward_if_even(const NormSpec& spec, const ForwardIO& io, const ColumnGroups& G,
+                                        Arena& arena) {
+  const NormShape& sh = spec.shape;
+  const int64_t N = sh.n, T = max_threads();
+  const bool even = N % T == 0 || N >= 4 * T;  // at most a quarter of a sample's time waiting
+  if (spec.reduce != Reduce::Group || N < T || !even) return false;
+  DN_CHECK(io.x && io.y, "norm_forward: x and y are required");
+  const ColumnGroupSums sums = allocate_column_group_sums(G, arena);
+  Moments* stats = arena.allocate_array<Moments>(size_t(spec.stat_count()));
+  float* mean_lo = arena.allocate_array<float>(size_t(spec.stat_count()));
+  const AffineTable aff = make_affine(sh, io.gamma, io.beta, io.modulation, arena);
+  const ChannelVectors V = allocate_channel_vectors(spec, io.dtype, arena);
+  ApplyLayout L = channel_vectors_layout(sh, V, true);
+  L.act = io.activation;
+  L.residual = io.residual;
+  const int64_t rows = L.rows / N, groups = G.groups;
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; ++n) {
+    col_group_block_sums(io.dtype, io.x, G.layout, groups, n, spec.center, sums.shift, sums.part, sums.scratch);
+    column_group_moments(G, sums, spec.center, n, n + 1, stats);
+    for (int64_t k = n * groups; k < (n + 1) * groups; ++k)
+      finish_moments(stats[k], spec.center, spec.eps, io.mean[k], io.rstd[k], mean_lo[k]);
+    ApplyLayout sample = L;
+    sample.vec_centred = fill_channel_vectors(spec, io.mean, mean_lo, io.rstd, aff, n, n + 1, V);
+    apply_rows(io.dtype, io.x, io.y, sample, n * rows, (n + 1) * rows);
+  }
+  return true;
 }
 }  // namespace
 
@@ -536,8 +610,10 @@ void norm_detail::forward_observing_moments(const NormSpec& spec, const ForwardI
   if (!with_stats.mean) with_stats.mean = arena.allocate_array<float>(size_t(K));
   if (!with_stats.rstd) with_stats.rstd = arena.allocate_array<float>(size_t(K));
   if (!on_moments && fused_forward_if_fits(spec, with_stats, arena)) return;
-  if (const ColumnGroups G = column_groups_of(spec); G.groups > 0)
+  if (const ColumnGroups G = column_groups_of(spec); G.groups > 0) {
+    if (!on_moments && fused_column_group_forward_if_even(spec, with_stats, G, arena)) return;
     return column_group_forward(spec, with_stats, G, on_moments, arena);
+  }
   Moments* stats = arena.allocate_array<Moments>(size_t(K));
   compute_moments(spec, io.dtype, io.x, stats, arena);
   if (on_moments) on_moments(stats);
@@ -586,7 +662,7 @@ void param_grads(const NormShape& sh, const BackwardIO& io, const double* A, con
 // out[n·C + c] = per_stat[k] of each channel of `samples` samples (Group / Channel).
 void per_channel(const NormSpec& spec, int64_t samples, const float* per_stat, float* out) {
   const int64_t C = spec.shape.c;
-  for_each_channel_run(spec, samples, [&](int64_t n, int64_t k, int64_t c0, int64_t c1) {
+  for_each_channel_run(spec, 0, samples, [&](int64_t n, int64_t k, int64_t c0, int64_t c1) {
     std::fill(out + n * C + c0, out + n * C + c1, per_stat[k]);
   });
 }
@@ -611,7 +687,7 @@ void group_coefficients(const NormSpec& spec, const AffineTable& aff, const doub
   const int64_t K = spec.stat_count(), C = spec.shape.c;
   double* s1 = zeroed_doubles(arena, K);
   double* s2 = zeroed_doubles(arena, K);
-  for_each_channel_run(spec, rows, [&](int64_t n, int64_t k, int64_t c0, int64_t c1) {
+  for_each_channel_run(spec, 0, rows, [&](int64_t n, int64_t k, int64_t c0, int64_t c1) {
     add_weighted_channel_sums(aff.k + n * aff.stride + c0, A + n * C + c0, B + n * C + c0, c1 - c0, s1[k], s2[k]);
   });
   const double count = double(spec.shape.numel()) / double(K);

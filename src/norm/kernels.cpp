@@ -406,67 +406,89 @@ HWY_INLINE void ColumnTileSums(const T* base, int64_t width, int64_t r0, int64_t
   }
 }
 
-// Called by every thread of a team (see apply_in_team in kernels.h); no barrier at the end.
+// One shift per (block, group) of col_group_sums: the mean of the group's columns in the
+// block's first rows, close to the group's mean, so that Σ(x − K)² − (Σ(x − K))²/n hardly
+// cancels. Any value is exact as a shift, so fp32 column sums do. `k`: width floats.
 template <bool Center, class T>
-void ColGroupSumsT(const T* x, const ColLayout& L, int64_t groups, float* shift, double* out, double* scratch) {
+void ColGroupShifts(const T* x, const ColLayout& L, int64_t groups, int64_t b, float* k, float* shift) {
+  const DF d;
+  const int64_t N = int64_t(hn::Lanes(d));
+  const int64_t W = L.width, cg = W / groups;
+  const int64_t shift_rows = std::min<int64_t>(L.rows, 8);
+  std::fill(k, k + W, 0.0f);  // column sums
+  for (int64_t r = 0; r < (Center ? shift_rows : 0); ++r) {
+    const T* row = x + (b * L.rows + r) * W;
+    int64_t c = 0;
+    for (; c + N <= W; c += N) hn::StoreU(hn::Add(hn::LoadU(d, k + c), LoadF32(d, row + c)), d, k + c);
+    for (; c < W; ++c) k[c] += ToF32(row[c]);
+  }
+  for (int64_t g = 0; g < groups; ++g) {
+    double sum = 0;
+    for (int64_t c = g * cg; c < (g + 1) * cg; ++c) sum += double(k[c]);
+    shift[b * groups + g] = float(sum / double(shift_rows * cg));
+  }
+}
+
+// The group sums of work item (block, row chunk) `item` of col_group_sums. `scratch`:
+// this thread's 3·width doubles.
+template <bool Center, class T>
+void ColGroupChunkSums(const T* x, const ColLayout& L, int64_t groups, int64_t item, const float* shift, double* out,
+                       double* scratch) {
   const DF d;
   const int64_t N = int64_t(hn::Lanes(d));
   const int64_t W = L.width, cg = W / groups, chunks = L.chunks();
   constexpr int kTile = 8;  // vectors of columns per pass over the rows: 24 registers
-  double* s1 = scratch + int64_t(omp_get_thread_num()) * 3 * W;
+  double* s1 = scratch;
   double* s2 = s1 + W;
   float* k = reinterpret_cast<float*>(s2 + W);  // the shift of each column
-  // One shift per (block, group): the mean of the group's columns in the block's first
-  // rows, close to the group's mean, so that Σ(x − K)² − (Σ(x − K))²/n hardly cancels.
-  // Any value is exact as a shift, so fp32 column sums do.
-  const int64_t shift_rows = std::min<int64_t>(L.rows, 8);
-#pragma omp for schedule(static)
-  for (int64_t b = 0; b < L.blocks; ++b) {
-    std::fill(k, k + W, 0.0f);  // column sums
-    for (int64_t r = 0; r < (Center ? shift_rows : 0); ++r) {
-      const T* row = x + (b * L.rows + r) * W;
-      int64_t c = 0;
-      for (; c + N <= W; c += N) hn::StoreU(hn::Add(hn::LoadU(d, k + c), LoadF32(d, row + c)), d, k + c);
-      for (; c < W; ++c) k[c] += ToF32(row[c]);
-    }
-    for (int64_t g = 0; g < groups; ++g) {
-      double sum = 0;
-      for (int64_t c = g * cg; c < (g + 1) * cg; ++c) sum += double(k[c]);
-      shift[b * groups + g] = float(sum / double(shift_rows * cg));
-    }
-  }
-#pragma omp for schedule(static) nowait
-  for (int64_t item = 0; item < L.blocks * chunks; ++item) {
-    const int64_t b = item / chunks, j = item % chunks;
-    const int64_t r0 = j * L.chunk_rows, r1 = std::min(L.rows, r0 + L.chunk_rows);
-    const T* base = x + b * L.rows * W;
-    for (int64_t g = 0; g < groups; ++g) std::fill(k + g * cg, k + (g + 1) * cg, shift[b * groups + g]);
-    std::fill(s1, s1 + 2 * W, 0.0);
-    for (int64_t f0 = r0; f0 < r1; f0 += kFlushRows) {
-      const int64_t f1 = std::min(r1, f0 + kFlushRows);
-      int64_t c = 0;
-      for (; c + kTile * N <= W; c += kTile * N) ColumnTileSums<kTile, Center>(base, W, f0, f1, c, k, s1, s2);
-      for (; c + 4 * N <= W; c += 4 * N) ColumnTileSums<4, Center>(base, W, f0, f1, c, k, s1, s2);
-      for (; c + 2 * N <= W; c += 2 * N) ColumnTileSums<2, Center>(base, W, f0, f1, c, k, s1, s2);
-      for (; c + N <= W; c += N) ColumnTileSums<1, Center>(base, W, f0, f1, c, k, s1, s2);
-      for (; c < W; ++c)  // columns past the last full vector
-        for (int64_t r = f0; r < f1; ++r) {
-          const double v = double(ToF32(base[r * W + c])) - double(k[c]);
-          s1[c] += v;
-          s2[c] += v * v;
-        }
-    }
-    double* o = out + item * groups * 2;
-    for (int64_t g = 0; g < groups; ++g) {
-      double t1 = 0, t2 = 0;
-      for (int64_t c = g * cg; c < (g + 1) * cg; ++c) {
-        t1 += s1[c];
-        t2 += s2[c];
+  const int64_t b = item / chunks, j = item % chunks;
+  const int64_t r0 = j * L.chunk_rows, r1 = std::min(L.rows, r0 + L.chunk_rows);
+  const T* base = x + b * L.rows * W;
+  for (int64_t g = 0; g < groups; ++g) std::fill(k + g * cg, k + (g + 1) * cg, shift[b * groups + g]);
+  std::fill(s1, s1 + 2 * W, 0.0);
+  for (int64_t f0 = r0; f0 < r1; f0 += kFlushRows) {
+    const int64_t f1 = std::min(r1, f0 + kFlushRows);
+    int64_t c = 0;
+    for (; c + kTile * N <= W; c += kTile * N) ColumnTileSums<kTile, Center>(base, W, f0, f1, c, k, s1, s2);
+    for (; c + 4 * N <= W; c += 4 * N) ColumnTileSums<4, Center>(base, W, f0, f1, c, k, s1, s2);
+    for (; c + 2 * N <= W; c += 2 * N) ColumnTileSums<2, Center>(base, W, f0, f1, c, k, s1, s2);
+    for (; c + N <= W; c += N) ColumnTileSums<1, Center>(base, W, f0, f1, c, k, s1, s2);
+    for (; c < W; ++c)  // columns past the last full vector
+      for (int64_t r = f0; r < f1; ++r) {
+        const double v = double(ToF32(base[r * W + c])) - double(k[c]);
+        s1[c] += v;
+        s2[c] += v * v;
       }
-      o[2 * g] = Center ? t1 : 0.0;
-      o[2 * g + 1] = t2;
-    }
   }
+  double* o = out + item * groups * 2;
+  for (int64_t g = 0; g < groups; ++g) {
+    double t1 = 0, t2 = 0;
+    for (int64_t c = g * cg; c < (g + 1) * cg; ++c) {
+      t1 += s1[c];
+      t2 += s2[c];
+    }
+    o[2 * g] = Center ? t1 : 0.0;
+    o[2 * g + 1] = t2;
+  }
+}
+
+// Called by every thread of a team (see apply_in_team in kernels.h); no barrier at the
+// end. `block` ≥ 0: that block alone, on the calling thread, its chunks in order.
+template <bool Center, class T>
+void ColGroupSumsT(const T* x, const ColLayout& L, int64_t groups, int64_t block, float* shift, double* out,
+                   double* scratch) {
+  double* mine = scratch + int64_t(omp_get_thread_num()) * 3 * L.width;
+  float* k = reinterpret_cast<float*>(mine + 2 * L.width);
+  const int64_t chunks = L.chunks();
+  if (block >= 0) {
+    ColGroupShifts<Center>(x, L, groups, block, k, shift);
+    for (int64_t j = 0; j < chunks; ++j) ColGroupChunkSums<Center>(x, L, groups, block * chunks + j, shift, out, mine);
+    return;
+  }
+#pragma omp for schedule(static)
+  for (int64_t b = 0; b < L.blocks; ++b) ColGroupShifts<Center>(x, L, groups, b, k, shift);
+#pragma omp for schedule(static) nowait
+  for (int64_t item = 0; item < L.blocks * chunks; ++item) ColGroupChunkSums<Center>(x, L, groups, item, shift, out, mine);
 }
 
 template <class T>
@@ -566,15 +588,14 @@ HWY_INLINE void ApplySpan(const T* x, T* y, const T* res, int64_t c0, int64_t c1
   }
 }
 
-// Called by every thread of a team (see apply_in_team in kernels.h); no barrier at the end.
+// Rows [r0, r1) of the apply: shared among the threads of a team (as apply_in_team, no
+// barrier at the end) or, !team, all on the calling thread.
 template <ApplyMode Mode, bool kSilu, class T>
-void ApplyT(const T* x, T* y, const ApplyLayout& L) {
+void ApplyT(const T* x, T* y, const ApplyLayout& L, int64_t r0, int64_t r1, bool team) {
   const DF d;
   const int64_t pieces = (L.width + kPiece - 1) / kPiece;
-  const int64_t items = L.rows * pieces;
   const T* res = static_cast<const T*>(L.residual);
-#pragma omp for schedule(static) nowait
-  for (int64_t item = 0; item < items; ++item) {
+  const auto apply_item = [&](int64_t item) HWY_ATTR {
     const int64_t row = item / pieces;
     const int64_t c0 = (item % pieces) * kPiece, c1 = std::min(L.width, c0 + kPiece);
     const int64_t vo = (row / L.rows_per_block) * L.vec_stride;
@@ -603,20 +624,26 @@ void ApplyT(const T* x, T* y, const ApplyLayout& L) {
     p.va = at(L.vec_a);
     p.vb = at(L.vec_b);
     ApplySpan<Mode, kSilu>(x + ro, y + ro, res ? res + ro : nullptr, c0, c1, p);
+  };
+  if (!team) {
+    for (int64_t item = r0 * pieces; item < r1 * pieces; ++item) apply_item(item);
+    return;
   }
+#pragma omp for schedule(static) nowait
+  for (int64_t item = r0 * pieces; item < r1 * pieces; ++item) apply_item(item);
 }
 
 template <class T>
-void ApplyTyped(const void* xv, void* yv, const ApplyLayout& L) {
+void ApplyTyped(const void* xv, void* yv, const ApplyLayout& L, int64_t r0, int64_t r1, bool team) {
   const T* x = static_cast<const T*>(xv);
   T* y = static_cast<T*>(yv);
   const auto run = [&](auto silu) {
     constexpr bool kSilu = decltype(silu)::value;
     switch (L.mode) {
-      case ApplyMode::Scalar: return ApplyT<ApplyMode::Scalar, kSilu>(x, y, L);
-      case ApplyMode::VecAffine: return ApplyT<ApplyMode::VecAffine, kSilu>(x, y, L);
-      case ApplyMode::RowStats: return ApplyT<ApplyMode::RowStats, kSilu>(x, y, L);
-      case ApplyMode::ColStats: return ApplyT<ApplyMode::ColStats, kSilu>(x, y, L);
+      case ApplyMode::Scalar: return ApplyT<ApplyMode::Scalar, kSilu>(x, y, L, r0, r1, team);
+      case ApplyMode::VecAffine: return ApplyT<ApplyMode::VecAffine, kSilu>(x, y, L, r0, r1, team);
+      case ApplyMode::RowStats: return ApplyT<ApplyMode::RowStats, kSilu>(x, y, L, r0, r1, team);
+      case ApplyMode::ColStats: return ApplyT<ApplyMode::ColStats, kSilu>(x, y, L, r0, r1, team);
     }
   };
   if (L.act == Activation::SiLU) run(std::true_type{});
@@ -1866,8 +1893,8 @@ void RunMoments(DType t, const void* x, const RunLayout& L, bool center, Moments
 void ColMoments(DType t, const void* x, const ColLayout& L, bool center, Moments* out) {
   ByType(t, [&](auto tag) { ColMomentsTyped<decltype(tag)>(x, L, center, out); });
 }
-void Apply(DType t, const void* x, void* y, const ApplyLayout& L) {
-  ByType(t, [&](auto tag) { ApplyTyped<decltype(tag)>(x, y, L); });
+void Apply(DType t, const void* x, void* y, const ApplyLayout& L, int64_t r0, int64_t r1, bool team) {
+  ByType(t, [&](auto tag) { ApplyTyped<decltype(tag)>(x, y, L, r0, r1, team); });
 }
 void FusedForward(DType t, const void* x, void* y, const ApplyLayout& L, const FusedStats& F) {
   ByType(t, [&](auto tag) { FusedForwardTyped<decltype(tag)>(x, y, L, F); });
@@ -1875,12 +1902,12 @@ void FusedForward(DType t, const void* x, void* y, const ApplyLayout& L, const F
 void FusedColForward(DType t, const void* x, void* y, const ApplyLayout& L, const FusedStats& F) {
   ByType(t, [&](auto tag) { FusedColForwardTyped<decltype(tag)>(x, y, L, F); });
 }
-void ColGroupSums(DType t, const void* x, const ColLayout& L, int64_t groups, bool center, float* shift,
+void ColGroupSums(DType t, const void* x, const ColLayout& L, int64_t groups, int64_t block, bool center, float* shift,
                   double* out, double* scratch) {
   ByType(t, [&](auto tag) {
     using T = decltype(tag);
-    if (center) ColGroupSumsT<true>(static_cast<const T*>(x), L, groups, shift, out, scratch);
-    else ColGroupSumsT<false>(static_cast<const T*>(x), L, groups, shift, out, scratch);
+    if (center) ColGroupSumsT<true>(static_cast<const T*>(x), L, groups, block, shift, out, scratch);
+    else ColGroupSumsT<false>(static_cast<const T*>(x), L, groups, block, shift, out, scratch);
   });
 }
 void RowGradSums(DType t, const void* x, const void* dy, const RowScalars& S, double* a, double* b) {
@@ -2006,10 +2033,13 @@ void col_moments(DType dtype, const void* x, const ColLayout& layout, bool cente
 }
 void apply(DType dtype, const void* x, void* y, const ApplyLayout& layout) {
 #pragma omp parallel
-  HWY_DYNAMIC_DISPATCH(Apply)(dtype, x, y, layout);
+  HWY_DYNAMIC_DISPATCH(Apply)(dtype, x, y, layout, 0, layout.rows, true);
 }
 void apply_in_team(DType dtype, const void* x, void* y, const ApplyLayout& layout) {
-  HWY_DYNAMIC_DISPATCH(Apply)(dtype, x, y, layout);
+  HWY_DYNAMIC_DISPATCH(Apply)(dtype, x, y, layout, 0, layout.rows, true);
+}
+void apply_rows(DType dtype, const void* x, void* y, const ApplyLayout& layout, int64_t row0, int64_t row1) {
+  HWY_DYNAMIC_DISPATCH(Apply)(dtype, x, y, layout, row0, row1, false);
 }
 void fused_forward(DType dtype, const void* x, void* y, const ApplyLayout& layout, const FusedStats& stats) {
   HWY_DYNAMIC_DISPATCH(FusedForward)(dtype, x, y, layout, stats);
@@ -2020,11 +2050,15 @@ void fused_col_forward(DType dtype, const void* x, void* y, const ApplyLayout& l
 void col_group_sums(DType dtype, const void* x, const ColLayout& layout, int64_t groups, bool center, float* shift,
                     double* out, double* scratch) {
 #pragma omp parallel
-  HWY_DYNAMIC_DISPATCH(ColGroupSums)(dtype, x, layout, groups, center, shift, out, scratch);
+  HWY_DYNAMIC_DISPATCH(ColGroupSums)(dtype, x, layout, groups, -1, center, shift, out, scratch);
 }
 void col_group_sums_in_team(DType dtype, const void* x, const ColLayout& layout, int64_t groups, bool center,
                             float* shift, double* out, double* scratch) {
-  HWY_DYNAMIC_DISPATCH(ColGroupSums)(dtype, x, layout, groups, center, shift, out, scratch);
+  HWY_DYNAMIC_DISPATCH(ColGroupSums)(dtype, x, layout, groups, -1, center, shift, out, scratch);
+}
+void col_group_block_sums(DType dtype, const void* x, const ColLayout& layout, int64_t groups, int64_t block,
+                          bool center, float* shift, double* out, double* scratch) {
+  HWY_DYNAMIC_DISPATCH(ColGroupSums)(dtype, x, layout, groups, block, center, shift, out, scratch);
 }
 void row_grad_sums(DType dtype, const void* x, const void* dy, const RowScalars& s, double* sum_du,
                    double* sum_dux) {

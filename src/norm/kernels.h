@@ -92,6 +92,10 @@ void col_group_sums(DType dtype, const void* x, const ColLayout& layout, int64_t
 /// apply_in_team); `scratch` then holds 3·width doubles per thread of that region.
 void col_group_sums_in_team(DType dtype, const void* x, const ColLayout& layout, int64_t groups, bool center,
                             float* shift, double* out, double* scratch);
+/// The shifts and all chunk sums of one block of col_group_sums, on the calling thread of
+/// a parallel region (scratch as col_group_sums_in_team): the same values as there.
+void col_group_block_sums(DType dtype, const void* x, const ColLayout& layout, int64_t groups, int64_t block,
+                          bool center, float* shift, double* out, double* scratch);
 
 /// y = ((x − m)·r)·a + b, then the epilogue (act, + residual), over a contiguous
 /// rows × width matrix. Each of m, r, a, b is either a per-row scalar (row_*[row]) or a
@@ -140,6 +144,8 @@ void apply(DType dtype, const void* x, void* y, const ApplyLayout& layout);
 /// apply, called by every thread of the caller's parallel region, whose threads it
 /// shares the rows among (OpenMP worksharing); returns without waiting for the others.
 void apply_in_team(DType dtype, const void* x, void* y, const ApplyLayout& layout);
+/// Rows [row0, row1) of apply, all on the calling thread.
+void apply_rows(DType dtype, const void* x, void* y, const ApplyLayout& layout, int64_t row0, int64_t row1);
 
 /// Statistics and apply in one pass per statistic, while its values are in cache, for
 /// statistics that own `rows_per_stat` consecutive rows of the apply layout (channels-first

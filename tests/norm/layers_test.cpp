@@ -619,13 +619,15 @@ std::vector<std::vector<uint8_t>> bits_per_run(const NormSpec& spec, const torch
 }
 
 TEST(Determinism, SameBitsOnRepeatAndAcrossThreadCounts) {
-  // 64 threads exceed the 16 group statistics, the 6 position tiles and the 40 rows: the
-  // engine then takes its two-pass paths instead of the fused ones, which must give the
-  // same bits; so must the backwards that compute SiLU' twice instead of keeping du (the
-  // last two runs, fused and two-pass).
+  // 64 threads exceed the 2 samples, the 16 group statistics, the 6 position tiles and the
+  // 40 rows: the engine then takes its two-pass paths instead of the fused ones, which
+  // must give the same bits; so must the backwards that compute SiLU' twice instead of
+  // keeping du (the last two runs, fused and two-pass). Sample 0 sits 5σ from zero and
+  // keeps its centring, sample 1 folds it.
   torch::manual_seed(fresh_seed());
   const int64_t N = 2, C = 64, S = 3000;
-  torch::Tensor x = round_to(5 + torch::randn({N, C, S}, f64()), DType::F32);
+  const torch::Tensor offset = torch::tensor({5.0, 0.0}, f64()).reshape({N, 1, 1});
+  torch::Tensor x = round_to(offset + torch::randn({N, C, S}, f64()), DType::F32);
   torch::Tensor dy = round_to(torch::randn({N, C, S}, f64()), DType::F32);
   struct Case {
     const char* name;
