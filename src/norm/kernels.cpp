@@ -488,7 +488,8 @@ void ColGroupSumsT(const T* x, const ColLayout& L, int64_t groups, int64_t block
 #pragma omp for schedule(static)
   for (int64_t b = 0; b < L.blocks; ++b) ColGroupShifts<Center>(x, L, groups, b, k, shift);
 #pragma omp for schedule(static) nowait
-  for (int64_t item = 0; item < L.blocks * chunks; ++item) ColGroupChunkSums<Center>(x, L, groups, item, shift, out, mine);
+  for (int64_t item = 0; item < L.blocks * chunks; ++item)
+    ColGroupChunkSums<Center>(x, L, groups, item, shift, out, mine);
 }
 
 template <class T>
