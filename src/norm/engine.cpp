@@ -667,17 +667,24 @@ void per_channel(const NormSpec& spec, int64_t samples, const float* per_stat, f
   });
 }
 
-// The backward's per-(n, c) statistics m, m_lo, r and affine k, q of `samples` samples.
-void channel_grad_rows(const NormSpec& spec, const BackwardIO& io, const float* mean_lo, const AffineTable& aff,
-                       int64_t samples, float* m, float* mlo, float* r, float* k, float* q) {
+// The backward's per-(n, c) statistics m, m_lo, r and affine k, q of `samples` samples,
+// in arrays from the arena.
+struct ChannelGradRows {
+  float *m, *mlo, *r, *k, *q;
+};
+ChannelGradRows channel_grad_rows(const NormSpec& spec, const BackwardIO& io, const float* mean_lo,
+                                  const AffineTable& aff, int64_t samples, Arena& arena) {
   const int64_t C = spec.shape.c;
-  per_channel(spec, samples, io.mean, m);
-  per_channel(spec, samples, mean_lo, mlo);
-  per_channel(spec, samples, io.rstd, r);
+  const auto table = [&] { return arena.allocate_array<float>(size_t(samples * C)); };
+  const ChannelGradRows rows{table(), table(), table(), table(), table()};
+  per_channel(spec, samples, io.mean, rows.m);
+  per_channel(spec, samples, mean_lo, rows.mlo);
+  per_channel(spec, samples, io.rstd, rows.r);
   for (int64_t n = 0; n < samples; ++n) {
-    std::copy(aff.k + n * aff.stride, aff.k + n * aff.stride + C, k + n * C);
-    std::copy(aff.q + n * aff.stride, aff.q + n * aff.stride + C, q + n * C);
+    std::copy(aff.k + n * aff.stride, aff.k + n * aff.stride + C, rows.k + n * C);
+    std::copy(aff.q + n * aff.stride, aff.q + n * aff.stride + C, rows.q + n * C);
   }
+  return rows;
 }
 
 // Per-statistic dx coefficients c1 = Σ k·A / count, c2 = Σ k·B / count from per-(n, c)
@@ -869,13 +876,8 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
       if (want_params) param_grads(sh, io, A, B, N);
       return;
     }
-    float* m = arena.allocate_array<float>(size_t(N * C));
-    float* mlo = arena.allocate_array<float>(size_t(N * C));
-    float* r = arena.allocate_array<float>(size_t(N * C));
-    float* k = arena.allocate_array<float>(size_t(N * C));
-    float* q = arena.allocate_array<float>(size_t(N * C));
-    channel_grad_rows(spec, io, mean_lo, aff, N, m, mlo, r, k, q);
-    R.m = m, R.mlo = mlo, R.r = r, R.k = k, R.q = q;
+    const ChannelGradRows rows = channel_grad_rows(spec, io, mean_lo, aff, N, arena);
+    R.m = rows.m, R.mlo = rows.mlo, R.r = rows.r, R.k = rows.k, R.q = rows.q;
     row_grad_sums(io.dtype, io.x, io.dy, R, A, B);
     group_coefficients(spec, aff, A, B, N, stats_constant, c1, c2, arena);
     float* rc1 = arena.allocate_array<float>(size_t(N * C));
@@ -902,12 +904,7 @@ void norm_backward(const NormSpec& spec, const BackwardIO& io_in, bool stats_con
     if (want_params) param_grads(sh, io, A, B, blocks);
     return;
   }
-  float* m = arena.allocate_array<float>(size_t(blocks * C));
-  float* mlo = arena.allocate_array<float>(size_t(blocks * C));
-  float* r = arena.allocate_array<float>(size_t(blocks * C));
-  float* k = arena.allocate_array<float>(size_t(blocks * C));
-  float* q = arena.allocate_array<float>(size_t(blocks * C));
-  channel_grad_rows(spec, io, mean_lo, aff, blocks, m, mlo, r, k, q);
+  const auto [m, mlo, r, k, q] = channel_grad_rows(spec, io, mean_lo, aff, blocks, arena);
   V.m = m;
   V.mlo = mlo;
   V.r = r;
